@@ -1,0 +1,1 @@
+"""Projector calibration (issue 10): numpy only. Nothing here yet."""

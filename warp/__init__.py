@@ -1,0 +1,1 @@
+"""Warp and blend math for projectors on a dome: numpy only."""
