@@ -1,0 +1,82 @@
+"""FrameState encoding: explicit, versioned, round-trips, and refuses anything malformed."""
+
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domectl.errors import LocalError, PeerError
+from domectl.frame import BodyView, FORMAT_VERSION, FrameState, decode_frame, encode_frame
+
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+f32 = st.floats(allow_nan=False, allow_infinity=False, width=32)
+name = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20).filter(
+    lambda s: 0 < len(s.encode()) < 256)
+
+bodies = st.builds(BodyView, name=name, enu=st.tuples(finite, finite, finite), distance_au=finite,
+                   mag=finite, angular_diameter_deg=finite, illuminated_fraction=finite,
+                   phase_angle_deg=finite, limb_angle_deg=finite)
+states = st.builds(
+    FrameState,
+    frame=st.integers(0, 2**63), deadline_ns=st.integers(-2**62, 2**62), show_time_s=finite,
+    tt_jd=finite, latitude_deg=finite, longitude_deg=finite, elevation_m=finite,
+    view_az_deg=finite, view_alt_deg=finite, zoom=finite,
+    enu_from_icrs=st.tuples(*[finite] * 9), beta_icrs=st.tuples(finite, finite, finite),
+    years_since_epoch=finite, sun_alt_deg=finite, blackout=st.booleans(), refraction=st.booleans(),
+    layers=st.lists(st.tuples(name, f32), max_size=12).map(tuple),
+    bodies=st.lists(bodies, max_size=12).map(tuple),
+    language=st.sampled_from(["fr", "en", "nl", "de"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(states)
+def test_round_trip(state):
+    assert decode_frame(encode_frame(state)) == state
+
+
+def _sample() -> FrameState:
+    return FrameState(frame=7, deadline_ns=1, show_time_s=0.1, tt_jd=2461000.5, latitude_deg=50.707,
+                      longitude_deg=2.24, elevation_m=80.0, view_az_deg=180.0, view_alt_deg=0.0,
+                      layers=(("stars", 1.0), ("planets", 0.5)),
+                      bodies=tuple(BodyView(f"body{i}", (0.0, 0.0, 1.0), 1.0, 0.0, 0.5, 1.0, 0.0, 0.0)
+                                   for i in range(11)))
+
+
+def test_a_frame_with_all_bodies_is_a_few_hundred_bytes():
+    assert 400 < len(encode_frame(_sample())) < 2048
+
+
+def test_truncated_frames_are_peer_errors():
+    data = encode_frame(_sample())
+    for n in range(len(data)):
+        with pytest.raises(PeerError):
+            decode_frame(data[:n])
+
+
+def test_wrong_magic_version_and_length_are_named():
+    data = bytearray(encode_frame(_sample()))
+    with pytest.raises(PeerError, match="not a FrameState"):
+        decode_frame(b"XXXX" + bytes(data[4:]))
+    bad_version = bytes(data[:4]) + struct.pack("<H", FORMAT_VERSION + 1) + bytes(data[6:])
+    with pytest.raises(PeerError, match="run the same domectl version on master and nodes"):
+        decode_frame(bad_version)
+    with pytest.raises(PeerError, match="length field"):
+        decode_frame(bytes(data) + b"\0")
+
+
+def test_non_finite_numbers_are_refused():
+    state = _sample()
+    data = bytearray(encode_frame(state))
+    # show_time_s sits right after the header, frame and deadline.
+    struct.pack_into("<d", data, 10 + 16, float("nan"))
+    with pytest.raises(PeerError, match="non-finite"):
+        decode_frame(bytes(data))
+
+
+def test_local_errors_name_the_field():
+    with pytest.raises(LocalError, match="language"):
+        encode_frame(FrameState(**{**_sample().__dict__, "language": "french"}))
+    with pytest.raises(LocalError, match="layer name"):
+        encode_frame(FrameState(**{**_sample().__dict__, "layers": (("", 1.0),)}))
