@@ -1,0 +1,351 @@
+"""The cluster protocol, without I/O: messages, their encoding, the swap barrier.
+
+Bytes in, events out (after h11): :func:`decode` turns bytes into a frozen
+message or raises :class:`PeerError`; :func:`encode` does the reverse. The
+:class:`Barrier` is the master's swap barrier as a state machine driven by
+messages and an injected clock; it never reads a clock and never touches a
+socket, so it is tested over a fake link with a fake clock, and again over
+real sockets in ``domectl.transport``'s tests.
+
+Wire format: ``0xD0, PROTOCOL_VERSION, type, payload`` (little-endian).
+
+    hello      node -> master   ig id, protocol version, FrameState version, software
+    snapshot   master -> node   the full current state for a joiner (an encoded FrameState, or none yet)
+    frame      master -> all    an encoded FrameState (sequence number and deadline inside)
+    ready      node -> master   ig, frame rendered, render ms
+    swap       master -> all    frame to present now
+    heartbeat  both ways        sender (0 = master), last frame, node stats
+    bye        both ways        sender (0 = master), final (master: the run is over, exit)
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from enum import Enum
+
+from domectl import __version__
+from domectl.errors import LocalError, PeerError
+from domectl.frame import FORMAT_VERSION, FrameState, decode_frame, encode_frame
+
+MAGIC = 0xD0
+PROTOCOL_VERSION = 1
+MASTER_ID = 0
+# A FrameState is ~1 KB; a message 64x larger is an attack or a bug, never a frame.
+MAX_MESSAGE_BYTES = 64 * 1024
+
+# Why these values (see benchmarks/bench_barrier.py for the measurements behind them):
+# Nodes and master send a heartbeat this often when they have nothing else to say. At 60 Hz,
+# frames and readies already prove liveness; heartbeats matter when the show is paused.
+HEARTBEAT_INTERVAL_S = 0.2
+# A peer silent for this many heartbeat intervals is dead: 3 x 0.2 = 0.6 s, so a node that dies
+# is out of the barrier well before the 1 s a restarted node has to be back in sync.
+LIVENESS = 3
+# Node reconnect backoff when the master is silent: start fast (a master restart is quick),
+# double up to a ceiling that still rejoins within a couple of seconds.
+RECONNECT_BACKOFF_MIN_S = 0.1
+RECONNECT_BACKOFF_MAX_S = 2.0
+
+
+class Kind(Enum):
+    HELLO = 1
+    SNAPSHOT = 2
+    FRAME = 3
+    READY = 4
+    SWAP = 5
+    HEARTBEAT = 6
+    BYE = 7
+
+
+@dataclass(frozen=True)
+class Hello:
+    ig: int
+    protocol_version: int = PROTOCOL_VERSION
+    frame_format: int = FORMAT_VERSION
+    software: str = __version__
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    ig: int
+    state: FrameState | None
+
+
+@dataclass(frozen=True)
+class Frame:
+    state: FrameState
+
+
+@dataclass(frozen=True)
+class Ready:
+    ig: int
+    frame: int
+    render_ms: float
+
+
+@dataclass(frozen=True)
+class Swap:
+    frame: int
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    sender: int
+    frame: int
+    fps: float = 0.0
+    render_ms: float = 0.0
+    missed: int = 0
+
+
+@dataclass(frozen=True)
+class Bye:
+    sender: int
+    final: bool = False
+
+
+Message = Hello | Snapshot | Frame | Ready | Swap | Heartbeat | Bye
+
+_PREFIX = struct.Struct("<BBB")
+_HELLO = struct.Struct("<HHH")
+_SNAPSHOT = struct.Struct("<HB")
+_READY = struct.Struct("<Hqf")
+_SWAP = struct.Struct("<q")
+_HEARTBEAT = struct.Struct("<Hqffi")
+_BYE = struct.Struct("<HB")
+
+
+def encode(msg: Message) -> bytes:
+    """A message -> bytes. Raises LocalError for values the wire cannot carry."""
+    try:
+        if isinstance(msg, Frame):
+            return _prefix(Kind.FRAME) + encode_frame(msg.state)
+        if isinstance(msg, Ready):
+            return _prefix(Kind.READY) + _READY.pack(msg.ig, msg.frame, msg.render_ms)
+        if isinstance(msg, Swap):
+            return _prefix(Kind.SWAP) + _SWAP.pack(msg.frame)
+        if isinstance(msg, Heartbeat):
+            return _prefix(Kind.HEARTBEAT) + _HEARTBEAT.pack(msg.sender, msg.frame, msg.fps,
+                                                             msg.render_ms, msg.missed)
+        if isinstance(msg, Hello):
+            software = msg.software.encode("utf-8")
+            if len(software) > 64:
+                raise LocalError("hello: software version string longer than 64 bytes")
+            return _prefix(Kind.HELLO) + _HELLO.pack(msg.ig, msg.protocol_version,
+                                                     msg.frame_format) + software
+        if isinstance(msg, Snapshot):
+            body = encode_frame(msg.state) if msg.state is not None else b""
+            return _prefix(Kind.SNAPSHOT) + _SNAPSHOT.pack(msg.ig, msg.state is not None) + body
+        if isinstance(msg, Bye):
+            return _prefix(Kind.BYE) + _BYE.pack(msg.sender, msg.final)
+    except struct.error as e:
+        raise LocalError(f"cannot encode {msg!r}: {e}") from None
+    raise LocalError(f"not a protocol message: {msg!r}")
+
+
+def _prefix(kind: Kind) -> bytes:
+    return _PREFIX.pack(MAGIC, PROTOCOL_VERSION, kind.value)
+
+
+def _exact(s: struct.Struct, payload: bytes, what: str) -> tuple:
+    if len(payload) != s.size:
+        raise PeerError(f"{what}: payload of {len(payload)} bytes, expected {s.size}")
+    return s.unpack(payload)
+
+
+def decode(data: bytes) -> Message:
+    """bytes -> a message. Raises PeerError for anything malformed: never anything else."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise PeerError(f"message must be bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise PeerError(f"message of {len(data)} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")
+    if len(data) < _PREFIX.size:
+        raise PeerError(f"message truncated: {len(data)} bytes")
+    magic, version, kind_value = _PREFIX.unpack_from(data)
+    if magic != MAGIC:
+        raise PeerError(f"not a domectl message (first byte 0x{magic:02x})")
+    if version != PROTOCOL_VERSION:
+        raise PeerError(f"protocol version {version}; this build speaks {PROTOCOL_VERSION}: "
+                        "run the same domectl version on master and nodes")
+    try:
+        kind = Kind(kind_value)
+    except ValueError:
+        raise PeerError(f"unknown message type {kind_value}") from None
+    payload = data[_PREFIX.size:]
+    if kind is Kind.FRAME:
+        return Frame(decode_frame(payload))
+    if kind is Kind.READY:
+        ig, frame, render_ms = _exact(_READY, payload, "ready")
+        return Ready(ig, frame, render_ms)
+    if kind is Kind.SWAP:
+        (frame,) = _exact(_SWAP, payload, "swap")
+        return Swap(frame)
+    if kind is Kind.HEARTBEAT:
+        return Heartbeat(*_exact(_HEARTBEAT, payload, "heartbeat"))
+    if kind is Kind.HELLO:
+        if len(payload) < _HELLO.size or len(payload) > _HELLO.size + 64:
+            raise PeerError(f"hello: payload of {len(payload)} bytes")
+        ig, proto, fmt = _HELLO.unpack_from(payload)
+        try:
+            software = payload[_HELLO.size:].decode("utf-8")
+        except UnicodeDecodeError:
+            raise PeerError("hello: software version is not UTF-8") from None
+        return Hello(ig, proto, fmt, software)
+    if kind is Kind.SNAPSHOT:
+        if len(payload) < _SNAPSHOT.size:
+            raise PeerError("snapshot truncated")
+        ig, has_state = _SNAPSHOT.unpack_from(payload)
+        rest = payload[_SNAPSHOT.size:]
+        if has_state not in (0, 1) or (not has_state and rest):
+            raise PeerError("snapshot: malformed state flag")
+        return Snapshot(ig, decode_frame(rest) if has_state else None)
+    sender, final = _exact(_BYE, payload, "bye")
+    return Bye(sender, bool(final))
+
+
+# ------------------------------------------------------------------ barrier
+
+
+@dataclass
+class NodeStatus:
+    """What the master knows of one IG."""
+
+    ig: int
+    online: bool = False
+    in_barrier: bool = False
+    last_seen_ns: int = 0
+    ready_frame: int = -1
+    presented_frame: int = -1
+    render_ms: float = 0.0
+    missed: int = 0
+    swaps: int = 0
+    fps: float = 0.0
+    joins: int = 0
+
+
+@dataclass(frozen=True)
+class SwapDecision:
+    frame: int
+    waited_ns: int                      # from the frame's start to the decision
+    late: tuple[int, ...]               # IGs in the barrier that were not ready: they leave it
+    by_deadline: bool
+
+
+@dataclass
+class Barrier:
+    """The master's swap barrier for a fixed set of IGs.
+
+    Per frame: :meth:`begin` (frame sent), :meth:`ready` per node, and
+    :meth:`poll` until it returns a :class:`SwapDecision`: all nodes in the
+    barrier are ready, or the deadline has passed. A node that misses a
+    deadline leaves the barrier at once, so a dead node stalls the dome for at
+    most one deadline; it rejoins as soon as it reports ready for the current
+    frame. A node silent for ``LIVENESS`` heartbeat intervals is offline.
+    """
+
+    igs: tuple[int, ...]
+    liveness_ns: int = int(HEARTBEAT_INTERVAL_S * LIVENESS * 1e9)
+    nodes: dict[int, NodeStatus] = field(default_factory=dict)
+    frame: int = -1
+    started_ns: int = 0
+    deadline_ns: int = 0
+    decided: bool = True
+    rejected: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.nodes = {ig: NodeStatus(ig) for ig in self.igs}
+
+    def _reject(self, reason: str) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+
+    def _node(self, ig: int) -> NodeStatus | None:
+        node = self.nodes.get(ig)
+        if node is None:
+            self._reject("unknown_ig")
+        return node
+
+    def seen(self, ig: int, now_ns: int) -> NodeStatus | None:
+        node = self._node(ig)
+        if node is not None:
+            node.last_seen_ns = now_ns
+            node.online = True
+        return node
+
+    def hello(self, ig: int, now_ns: int) -> bool:
+        """A node (re)joins; it enters the barrier from the next frame on."""
+        node = self.seen(ig, now_ns)
+        if node is None:
+            return False
+        node.joins += 1
+        node.in_barrier = True
+        node.ready_frame = -1
+        return True
+
+    def bye(self, ig: int) -> None:
+        node = self._node(ig)
+        if node is not None:
+            node.online = False
+            node.in_barrier = False
+
+    def heartbeat(self, hb: Heartbeat, now_ns: int) -> None:
+        node = self.seen(hb.sender, now_ns)
+        if node is not None:
+            node.fps = hb.fps
+
+    def begin(self, frame: int, now_ns: int, deadline_ns: int) -> None:
+        if frame <= self.frame:
+            raise LocalError(f"barrier: frame {frame} after {self.frame}: frames must increase")
+        self.frame = frame
+        self.started_ns = now_ns
+        self.deadline_ns = deadline_ns
+        self.decided = False
+
+    def ready(self, msg: Ready, now_ns: int) -> bool:
+        """Record a node's ready; False (and counted) if it is stale or unknown."""
+        node = self.seen(msg.ig, now_ns)
+        if node is None:
+            return False
+        if msg.frame != self.frame or self.decided:
+            self._reject("stale_ready")
+            return False
+        node.ready_frame = msg.frame
+        node.render_ms = msg.render_ms
+        if not node.in_barrier:
+            node.in_barrier = True      # caught up: back in the barrier
+        return True
+
+    def expire(self, now_ns: int) -> list[int]:
+        """Mark silent nodes offline; returns the IGs that just went offline."""
+        gone = []
+        for node in self.nodes.values():
+            if node.online and now_ns - node.last_seen_ns > self.liveness_ns:
+                node.online = False
+                node.in_barrier = False
+                gone.append(node.ig)
+        return gone
+
+    def waiting_for(self) -> list[int]:
+        return [n.ig for n in self.nodes.values()
+                if n.in_barrier and n.ready_frame != self.frame]
+
+    def poll(self, now_ns: int) -> SwapDecision | None:
+        """The swap decision for the current frame, once it is due; else None."""
+        if self.decided:
+            return None
+        waiting = self.waiting_for()
+        by_deadline = now_ns >= self.deadline_ns
+        if waiting and not by_deadline:
+            return None
+        for ig in waiting:
+            node = self.nodes[ig]
+            node.missed += 1
+            node.in_barrier = False
+        for node in self.nodes.values():
+            if node.ready_frame == self.frame:
+                node.presented_frame = self.frame
+                node.swaps += 1
+        self.decided = True
+        return SwapDecision(self.frame, now_ns - self.started_ns, tuple(waiting), bool(waiting))
+
+    def live_count(self) -> int:
+        return sum(1 for n in self.nodes.values() if n.in_barrier)
