@@ -1,0 +1,243 @@
+"""The master: the show clock, the per-frame sky, and the swap barrier over the link.
+
+One :class:`Master` drives any number of IG nodes through a
+:class:`~domectl.transport.MasterLink`. Per frame it computes one
+:class:`~domectl.frame.FrameState` (scene + ephemeris), publishes it, collects
+``ready`` messages into the :class:`~domectl.protocol.Barrier` and publishes
+``swap`` when every node in the barrier is ready or the deadline passes.
+
+Two pacings:
+
+* **live**: frame n starts at ``t0 + n / fps`` and swaps by ``swap_deadline_ms``
+  after its start; late nodes leave the barrier and catch up.
+* **lockstep** (offline runs, software rendering): the next frame starts as
+  soon as the last one swapped and the deadline is generous, so every node
+  renders every frame however slow its rasteriser.
+
+The clock is injected (``clock_ns``); show time is ``frame / fps``, never read
+from a wall clock, so a run is reproducible frame for frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import numpy as np
+
+from domectl.config import Hall
+from domectl.errors import PeerError
+from domectl.frame import BodyView, FrameState
+from domectl.protocol import (
+    HEARTBEAT_INTERVAL_S, MASTER_ID, Barrier, Bye, Frame, Heartbeat, Hello, Ready, Snapshot, Swap,
+    SwapDecision, decode,
+)
+
+log = logging.getLogger("domectl.master")
+
+# Lockstep deadline: software rendering of a 118k-star slice by 24 processes on two cores
+# takes seconds per frame; a node that has not answered in this long is stuck, not slow.
+LOCKSTEP_DEADLINE_S = 60.0
+# While nodes join, the master publishes a heartbeat this often: a node says hello only after
+# it has heard the PUB socket, so it cannot miss the first frame to ZeroMQ's slow-joiner gap.
+JOIN_BEACON_S = 0.05
+
+DEFAULT_LAYERS = (("stars", 1.0), ("planets", 1.0))
+
+
+@dataclass
+class Scene:
+    """What the operator or the show sets; the sky follows from it."""
+
+    start_utc: datetime
+    rate: float = 1.0                    # sim seconds per show second
+    view_az_deg: float = 180.0
+    view_alt_deg: float = 0.0
+    layers: tuple[tuple[str, float], ...] = DEFAULT_LAYERS
+    language: str = "en"
+    blackout: bool = False
+
+
+@dataclass
+class Metrics:
+    frames: int = 0
+    swap_wait_ms: list[float] = field(default_factory=list)
+    sky_ms: list[float] = field(default_factory=list)
+    late_swaps: int = 0
+    render_ms: dict[int, list[float]] = field(default_factory=dict)
+
+    def summary(self, barrier: Barrier) -> dict:
+        def pct(values, q):
+            return float(np.percentile(values, q)) if values else None
+
+        return {
+            "frames": self.frames,
+            "barrier_ms": {"p50": pct(self.swap_wait_ms, 50), "p99": pct(self.swap_wait_ms, 99),
+                           "max": max(self.swap_wait_ms, default=None)},
+            "master_sky_ms": {"p50": pct(self.sky_ms, 50), "max": max(self.sky_ms, default=None)},
+            "missed_deadlines": self.late_swaps,
+            "nodes": [
+                {"ig": n.ig, "online": n.online, "swaps": n.swaps, "missed": n.missed,
+                 "joins": n.joins,
+                 "render_ms": {"p50": pct(self.render_ms.get(n.ig, []), 50),
+                               "max": max(self.render_ms.get(n.ig, []), default=None)}}
+                for n in barrier.nodes.values()
+            ],
+            "rejected": dict(barrier.rejected),
+        }
+
+
+class Master:
+    def __init__(self, hall: Hall, link, ephemeris, scene: Scene, *, igs: tuple[int, ...] | None = None,
+                 fps: float | None = None, deadline_ms: float | None = None,
+                 clock_ns: Callable[[], int] = time.monotonic_ns,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.hall = hall
+        self.link = link
+        self.ephemeris = ephemeris
+        self.scene = scene
+        self.fps = fps or hall.timing.fps
+        self.deadline_ns = int((deadline_ms if deadline_ms is not None
+                                else hall.timing.swap_deadline_ms) * 1e6)
+        self.clock_ns = clock_ns
+        self.sleep = sleep
+        self.barrier = Barrier(igs if igs is not None else tuple(g.id for g in hall.igs))
+        self.metrics = Metrics()
+        self.current: FrameState | None = None
+        self._last_beacon_ns = 0
+
+    # ------------------------------------------------------------ the sky
+
+    def frame_state(self, frame: int, deadline_ns: int = 0) -> FrameState:
+        """The complete state of frame ``frame``: a pure function of the scene and the frame."""
+        show_time_s = frame / self.fps
+        sc = self.scene
+        utc = sc.start_utc + timedelta(seconds=show_time_s * sc.rate)
+        site = self.hall.site
+        sky = self.ephemeris.sample(utc, site.latitude_deg, site.longitude_deg, site.elevation_m)
+        bodies = tuple(
+            BodyView(name=b.name, enu=tuple(float(x) for x in b.enu), distance_au=b.distance_au,
+                     mag=b.mag, angular_diameter_deg=b.angular_diameter_deg,
+                     illuminated_fraction=b.illuminated_fraction, phase_angle_deg=b.phase_angle_deg,
+                     limb_angle_deg=getattr(b, "limb_angle_deg", 0.0))
+            for b in sky.bodies)
+        return FrameState(
+            frame=frame, deadline_ns=deadline_ns, show_time_s=show_time_s, tt_jd=sky.tt_jd,
+            latitude_deg=site.latitude_deg, longitude_deg=site.longitude_deg,
+            elevation_m=site.elevation_m, view_az_deg=sc.view_az_deg, view_alt_deg=sc.view_alt_deg,
+            enu_from_icrs=tuple(float(x) for x in np.asarray(sky.enu_from_icrs).ravel()),
+            beta_icrs=tuple(float(x) for x in sky.beta_icrs),
+            years_since_epoch=float(sky.years_since_epoch), sun_alt_deg=float(sky.sun_alt_deg),
+            blackout=sc.blackout, layers=sc.layers, bodies=bodies, language=sc.language,
+        )
+
+    # ------------------------------------------------------------ messages
+
+    def pump(self, timeout_ms: float) -> None:
+        """Receive and handle everything that arrives within ``timeout_ms``."""
+        for identity, parts in self.link.receive(timeout_ms):
+            now = self.clock_ns()
+            if len(parts) != 1:
+                self.barrier._reject("malformed")
+                continue
+            try:
+                msg = decode(parts[0])
+            except PeerError as e:
+                self.barrier._reject("malformed")
+                log.debug("dropped a malformed message from %r: %s", identity, e)
+                continue
+            sender = getattr(msg, "ig", getattr(msg, "sender", None))
+            if sender is None or identity != f"ig{sender:02d}".encode():
+                self.barrier._reject("identity_mismatch")
+                continue
+            if isinstance(msg, Ready):
+                if self.barrier.ready(msg, now):
+                    self.metrics.render_ms.setdefault(msg.ig, []).append(msg.render_ms)
+            elif isinstance(msg, Hello):
+                if self.barrier.hello(msg.ig, now):
+                    log.info("ig%02d joined (software %s)", msg.ig, msg.software)
+                    self.link.send_to(identity, Snapshot(msg.ig, self.current))
+            elif isinstance(msg, Heartbeat):
+                self.barrier.heartbeat(msg, now)
+            elif isinstance(msg, Bye):
+                self.barrier.bye(msg.sender)
+                log.info("ig%02d said bye", msg.sender)
+            else:
+                self.barrier._reject("unexpected_type")
+        for ig in self.barrier.expire(self.clock_ns()):
+            log.warning("ig%02d went silent: out of the barrier", ig)
+
+    def beacon(self, every_s: float = HEARTBEAT_INTERVAL_S) -> None:
+        now = self.clock_ns()
+        if now - self._last_beacon_ns >= every_s * 1e9:
+            self.link.publish(Heartbeat(MASTER_ID, self.barrier.frame))
+            self._last_beacon_ns = now
+
+    def wait_for_nodes(self, timeout_s: float, progress: Callable[[int, int], None] | None = None) -> int:
+        """Beacon until every IG has joined or ``timeout_s`` passes; returns how many joined."""
+        end = self.clock_ns() + int(timeout_s * 1e9)
+        total = len(self.barrier.nodes)
+        last = -1
+        while self.clock_ns() < end:
+            self.beacon(JOIN_BEACON_S)
+            self.pump(JOIN_BEACON_S * 1000)
+            joined = sum(1 for n in self.barrier.nodes.values() if n.in_barrier)
+            if progress and joined != last:
+                progress(joined, total)
+                last = joined
+            if joined == total:
+                return joined
+        return sum(1 for n in self.barrier.nodes.values() if n.in_barrier)
+
+    # ------------------------------------------------------------ frames
+
+    def step(self, frame: int, deadline_ns: int | None = None) -> SwapDecision:
+        """Run one frame through the barrier: state, publish, collect, swap."""
+        t0 = self.clock_ns()
+        deadline = t0 + (deadline_ns if deadline_ns is not None else self.deadline_ns)
+        state = self.frame_state(frame, deadline)
+        self.metrics.sky_ms.append((self.clock_ns() - t0) / 1e6)
+        self.current = state
+        self.barrier.begin(frame, t0, deadline)
+        self.link.publish(Frame(state))
+        while True:
+            decision = self.barrier.poll(self.clock_ns())
+            if decision is not None:
+                break
+            remaining_ms = (deadline - self.clock_ns()) / 1e6
+            self.pump(min(max(remaining_ms, 0.0), HEARTBEAT_INTERVAL_S * 1000))
+            self.beacon()
+        self.link.publish(Swap(frame))
+        self.metrics.frames += 1
+        self.metrics.swap_wait_ms.append((self.clock_ns() - t0) / 1e6)
+        if decision.late:
+            self.metrics.late_swaps += 1
+            log.warning("frame %d swapped by deadline without %s", frame,
+                        ", ".join(f"ig{i:02d}" for i in decision.late))
+        return decision
+
+    def run(self, frames: int | None, *, lockstep: bool,
+            progress: Callable[[int, SwapDecision], None] | None = None,
+            should_stop: Callable[[], bool] = lambda: False) -> None:
+        """Run ``frames`` frames (forever if None), live-paced or in lockstep."""
+        period_ns = int(1e9 / self.fps)
+        t_start = self.clock_ns()
+        n = 0
+        while (frames is None or n < frames) and not should_stop():
+            if lockstep:
+                decision = self.step(n, int(LOCKSTEP_DEADLINE_S * 1e9))
+            else:
+                start = t_start + n * period_ns
+                while self.clock_ns() < start:
+                    self.pump(max(0.0, (start - self.clock_ns()) / 1e6))
+                decision = self.step(n)
+            if progress:
+                progress(n, decision)
+            n += 1
+
+    def shutdown(self, final: bool = True) -> None:
+        """Tell the nodes the master is going away (final: exit; else hold the last frame)."""
+        self.link.publish(Bye(MASTER_ID, final))
