@@ -308,9 +308,9 @@ def test_bad_inputs_raise_clear_errors():
         build_mesh(DomeModel(7.5), ProjectorModel("p", (0, 0, 0), 0, 0, 0, 10, 10, Lens(throw_ratio=1)), (0, 0, 0), 0)
 
 
-def test_warp_imports_only_numpy_stdlib_and_projection():
+def test_warp_imports_only_numpy_stdlib_projection_and_errors():
     code = "import sys, warp; print('\\n'.join(sorted(sys.modules)))"
     mods = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
     third_party = {m.split(".")[0] for m in mods} & {"moderngl", "zmq", "scipy", "PIL", "skyfield", "glfw"}
     assert third_party == set()
-    assert {m for m in mods if m.startswith("domectl")} == {"domectl", "domectl.projection"}
+    assert {m for m in mods if m.startswith("domectl")} == {"domectl", "domectl.errors", "domectl.projection"}
