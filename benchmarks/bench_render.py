@@ -1,0 +1,92 @@
+"""Frame times of the render pipeline (pytest-benchmark).
+
+    .venv/bin/python -m pytest benchmarks/bench_render.py --benchmark-only -p no:cacheprovider
+
+Stars: all Hipparcos stars (or a synthetic 117,955-star sky if the data is
+absent) into a display-encoded slice, finished on the GPU. Warp: a 16-px mesh
+(257 x 136 vertices, as warp.mesh.DEFAULT_STEP_PX) sampling a slice into a
+projector image, including the read-back into the preallocated buffer.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from domectl.projection import dome_from_enu, rot_x, rot_z
+from render.context import create_context
+from render.sky import SkyParams, SkyRenderer
+from render.warp_pass import WarpPass
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    context = create_context("egl")
+    yield context
+    context.release()
+
+
+@pytest.fixture(scope="module")
+def stars():
+    try:
+        from domectl.skydata import load_stars
+
+        return load_stars()
+    except Exception:  # data not built: a synthetic sky of the same size
+        rng = np.random.default_rng(0)
+        n = 117_955
+        xyz = rng.normal(size=(n, 3))
+        xyz /= np.linalg.norm(xyz, axis=1, keepdims=True)
+        return SimpleNamespace(
+            hip=np.arange(n, dtype=np.int32), icrs_xyz=xyz, pm_xyz_rad_per_yr=np.zeros((n, 3)),
+            mag=rng.uniform(-1.0, 12.0, n).astype(np.float32), bv=rng.uniform(-0.3, 2.0, n).astype(np.float32),
+        )
+
+
+def sky_params() -> SkyParams:
+    view = dome_from_enu(180.0, 0.0, 20.0)
+    return SkyParams(dome_from_icrs=view @ rot_x(0.7) @ rot_z(2.1), beta_icrs=np.array([5e-5, -8e-5, 2e-5]),
+                     years_since_epoch=35.0, dome_from_enu=view)
+
+
+@pytest.mark.parametrize(
+    ("size_px", "rect_uv", "limiting_mag"),
+    [
+        ((1024, 1024), (0.0, 0.0, 1.0, 1.0), 6.5),
+        ((2048, 2048), (0.0, 0.0, 1.0, 1.0), 6.5),
+        ((4096, 4096), (0.0, 0.0, 1.0, 1.0), 6.5),
+        ((2048, 2048), (0.0, 0.0, 1.0, 1.0), 14.0),  # every star drawn, down to Hp 14
+        ((4096, 2160), (0.3, 0.05, 0.7, 0.26), 6.5),  # a projector-sized slice
+    ],
+    ids=["1024", "2048", "4096", "2048-all-stars", "slice-4096x2160"],
+)
+def test_stars(benchmark, ctx, stars, size_px, rect_uv, limiting_mag):
+    renderer = SkyRenderer(ctx, stars, limiting_mag=limiting_mag)
+    params = sky_params()
+
+    def frame():
+        renderer.render(params, rect_uv, size_px)
+        ctx.finish()
+
+    frame()  # warm-up: shader JIT, target allocation
+    benchmark.pedantic(frame, rounds=5, iterations=1)
+    renderer.release()
+
+
+@pytest.mark.parametrize("out_size", [(1024, 540), (4096, 2160)])
+def test_warp_pass(benchmark, ctx, out_size):
+    w, h = out_size
+    slice_px = 4096 if w >= 4096 else 1024
+    slice_tex = ctx.texture((slice_px, slice_px), 4, np.full((slice_px, slice_px, 4), 128, np.uint8).tobytes())
+    xs, ys = np.linspace(0, w, w // 16 + 1), np.linspace(0, h, -(-h // 16) + 1)
+    gx, gy = np.meshgrid(xs, ys)
+    # A gentle non-linear warp so the texture is sampled off the texel grid.
+    uv = np.stack([0.1 + 0.8 * gx / w + 0.02 * np.sin(gy / h * 3), 0.1 + 0.8 * (1 - gy / h) + 0.02 * np.sin(gx / w * 4)], -1)
+    blend = np.tile(np.linspace(0.0, 1.0, w, dtype=np.float32), (h, 1))
+    warp = WarpPass(ctx, np.stack([gx, gy], -1), uv, np.ones(gx.shape, bool), blend, 2.2, out_size)
+    warp.draw(slice_tex, (0.0, 0.0, 1.0, 1.0))
+    benchmark.pedantic(lambda: warp.draw(slice_tex, (0.0, 0.0, 1.0, 1.0)), rounds=5, iterations=1)
+    warp.release()
+    slice_tex.release()

@@ -1,0 +1,30 @@
+// Warp + blend: a projector-space mesh samples the display-encoded slice at
+// each vertex's domemaster (u, v), decodes to linear light, multiplies by the
+// projector's blend weight and encodes again.
+// Numpy twin: the expected pixels in tests/test_render_warp.py.
+
+#ifdef VERTEX_SHADER
+in vec2 in_ndc;        // projector pixel position, rows flipped so GL row 0 = image top row
+in vec2 in_uv;         // domemaster (u, v) seen by that projector pixel
+out vec2 v_uv;
+void main() {
+    v_uv = in_uv;
+    gl_Position = vec4(in_ndc, 0.0, 1.0);
+}
+#endif
+
+#ifdef FRAGMENT_SHADER
+uniform sampler2D u_slice;    // RGBA8, display-encoded
+uniform sampler2D u_blend;    // R32F linear blend weight, one texel per projector pixel
+uniform vec4 u_rect;          // (u0, v0, u1, v1) of the domemaster the slice holds
+uniform float u_gamma;
+in vec2 v_uv;
+out vec4 frag;
+void main() {
+    vec2 st = (v_uv - u_rect.xy) / (u_rect.zw - u_rect.xy);
+    vec3 encoded = texture(u_slice, st).rgb;
+    float weight = texelFetch(u_blend, ivec2(gl_FragCoord.xy), 0).r;
+    vec3 linear_rgb = pow(encoded, vec3(u_gamma)) * weight;
+    frag = vec4(pow(linear_rgb, vec3(1.0 / u_gamma)), 1.0);
+}
+#endif

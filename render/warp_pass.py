@@ -1,0 +1,136 @@
+"""The warp + blend pass: a node's slice -> its projector's image.
+
+Projector pixel convention (the same as ``warp.geometry`` and
+``warp.mesh.WarpMesh.pixel_xy``): ``(x, y)`` continuous image coordinates, x
+right, y down; the image covers ``[0, W] x [0, H]`` and pixel ``(col, row)``
+has its centre at ``(col + 0.5, row + 0.5)``. ``blend_linear`` and the
+returned image are (H, W) / (H, W, 3) arrays with the top row first.
+
+Each output pixel is ``encode(decode(slice(uv)) * weight)`` with
+``decode(c) = c**gamma``: the slice is display-encoded (see render/sky.py) and
+the blend weights are linear light, so overlapping projectors add to one.
+Pixels outside the mesh, or in cells with an invalid vertex, stay black.
+"""
+
+from __future__ import annotations
+
+import moderngl
+import numpy as np
+
+from render.context import check_gl, release_framebuffers
+from render.shaders import load_program
+
+
+def mesh_triangles(valid: np.ndarray) -> np.ndarray:
+    """Triangle vertex indices over a (ny, nx) grid, skipping triangles with an invalid vertex.
+
+    (ny, nx) bool -> (T, 3) uint32 indices into the grid flattened row-major.
+    Each cell is split along its (i, j)-(i+1, j+1) diagonal.
+    """
+    ny, nx = valid.shape
+    index = np.arange(ny * nx, dtype=np.uint32).reshape(ny, nx)
+    a, b = index[:-1, :-1], index[:-1, 1:]
+    c, d = index[1:, :-1], index[1:, 1:]
+    va, vb, vc, vd = valid[:-1, :-1], valid[:-1, 1:], valid[1:, :-1], valid[1:, 1:]
+    tri1 = np.stack([a, b, d], axis=-1)[va & vb & vd]
+    tri2 = np.stack([a, d, c], axis=-1)[va & vd & vc]
+    return np.concatenate([tri1, tri2]).astype(np.uint32)
+
+
+class WarpPass:
+    """Draws the warp mesh for one projector; the output and read-back buffers are kept.
+
+    grid_px (ny, nx, 2): projector image positions (x right, y down, pixel
+    centres at +0.5) of the mesh vertices; grid_uv (ny, nx, 2): the domemaster (u, v) each
+    vertex sees; valid (ny, nx) bool; blend_linear (H, W) float32 linear
+    weights at projector resolution, top row first; out_size = (W, H).
+    """
+
+    def __init__(
+        self,
+        ctx: moderngl.Context,
+        grid_px: np.ndarray,
+        grid_uv: np.ndarray,
+        valid: np.ndarray,
+        blend_linear: np.ndarray,
+        gamma: float = 2.2,
+        out_size: tuple[int, int] = (4096, 2160),
+    ) -> None:
+        self.ctx = ctx
+        self.gamma = float(gamma)
+        self.out_size = width, height = int(out_size[0]), int(out_size[1])
+        grid_px = np.asarray(grid_px, dtype=np.float64)
+        grid_uv = np.asarray(grid_uv, dtype=np.float64)
+        valid = np.asarray(valid, dtype=bool)
+        if grid_px.shape[:2] != valid.shape or grid_uv.shape[:2] != valid.shape or grid_px.shape[2:] != (2,):
+            raise ValueError(
+                f"WarpPass: grid_px {grid_px.shape}, grid_uv {grid_uv.shape} and valid {valid.shape} must be (ny, nx, 2), (ny, nx, 2), (ny, nx)"
+            )
+        if np.shape(blend_linear) != (height, width):
+            raise ValueError(f"WarpPass: blend_linear is {np.shape(blend_linear)}, expected (H, W) = ({height}, {width})")
+        vertices = np.empty(valid.shape + (4,), dtype=np.float32)
+        vertices[..., 0] = grid_px[..., 0] / width * 2.0 - 1.0
+        # Row r from the top goes to GL row r: the image is drawn upside down in
+        # GL terms so that read_into yields top-row-first rows with no flip copy.
+        vertices[..., 1] = grid_px[..., 1] / height * 2.0 - 1.0
+        vertices[..., 2:4] = np.where(valid[..., None], grid_uv, 0.0)
+        triangles = mesh_triangles(valid)
+        self.triangle_count = len(triangles)
+
+        self._prog = load_program(ctx, "warp")
+        self._vbo = ctx.buffer(vertices.tobytes())
+        self._ibo = ctx.buffer(triangles.tobytes()) if len(triangles) else None
+        self._vao = (
+            ctx.vertex_array(self._prog, [(self._vbo, "2f 2f", "in_ndc", "in_uv")], index_buffer=self._ibo, index_element_size=4)
+            if self._ibo is not None
+            else None
+        )
+        self._blend = ctx.texture((width, height), 1, dtype="f4")
+        self._blend.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self.set_blend(blend_linear)
+        self._out_tex = ctx.texture((width, height), 4, dtype="f1")
+        self._fbo = ctx.framebuffer(color_attachments=[self._out_tex])
+        self._rgb = np.empty((height, width, 3), dtype=np.uint8)
+        self._prog["u_slice"].value = 0
+        self._prog["u_blend"].value = 1
+        check_gl(ctx, "WarpPass upload")
+
+    @classmethod
+    def from_mesh(cls, ctx: moderngl.Context, mesh, blend_linear: np.ndarray, gamma: float = 2.2) -> WarpPass:
+        """From a ``warp.mesh.WarpMesh`` (pixel_xy, uv, valid, width_px, height_px)."""
+        return cls(ctx, mesh.pixel_xy, mesh.uv, mesh.valid, blend_linear, gamma, (mesh.width_px, mesh.height_px))
+
+    def set_blend(self, blend_linear: np.ndarray) -> None:
+        """Replace the (H, W) linear blend weights (top row first)."""
+        width, height = self.out_size
+        blend = np.ascontiguousarray(blend_linear, dtype=np.float32)
+        if blend.shape != (height, width):
+            raise ValueError(f"WarpPass: blend_linear is {blend.shape}, expected (H, W) = ({height}, {width})")
+        self._blend.write(blend.tobytes())
+
+    def draw(self, slice_tex: moderngl.Texture, rect_uv: tuple[float, float, float, float]) -> np.ndarray:
+        """Warp and blend ``slice_tex`` (holding domemaster rect ``rect_uv``) -> (H, W, 3) uint8, top row first.
+
+        The returned array is this pass's read-back buffer, overwritten by the
+        next draw: copy it to keep it.
+        """
+        ctx = self.ctx
+        self._fbo.use()
+        self._fbo.clear(0.0, 0.0, 0.0, 1.0)
+        if self._vao is not None:
+            ctx.disable(moderngl.BLEND | moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+            slice_tex.use(0)
+            self._blend.use(1)
+            self._prog["u_rect"].value = tuple(float(x) for x in rect_uv)
+            self._prog["u_gamma"].value = self.gamma
+            self._vao.render(moderngl.TRIANGLES)
+        self._fbo.read_into(self._rgb, components=3, alignment=1)
+        check_gl(ctx, "WarpPass.draw")
+        return self._rgb
+
+    def release(self) -> None:
+        """Free the GL objects (the context stays)."""
+        release_framebuffers(self.ctx, self._fbo)
+        for obj in (self._vao, self._ibo, self._vbo, self._prog, self._blend, self._out_tex):
+            if obj is not None:
+                obj.release()

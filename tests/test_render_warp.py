@@ -1,0 +1,114 @@
+"""The warp + blend pass against numpy: gamma-correct weights, orientation, invalid cells."""
+
+from __future__ import annotations
+
+import moderngl
+import numpy as np
+import pytest
+
+from render.warp_pass import WarpPass, mesh_triangles
+
+GAMMA = 2.2
+#: 8-bit rounding of the GPU's float result vs numpy's float64 (one level either way).
+LEVEL_TOLERANCE = 1
+
+
+def encode(linear: np.ndarray, gamma: float = GAMMA) -> np.ndarray:
+    return np.clip(np.round(255.0 * np.clip(linear, 0.0, 1.0) ** (1.0 / gamma)), 0, 255).astype(np.uint8)
+
+
+def decode(encoded: np.ndarray, gamma: float = GAMMA) -> np.ndarray:
+    return (encoded.astype(np.float64) / 255.0) ** gamma
+
+
+def slice_texture(ctx, rgb_top_first: np.ndarray):
+    """An RGBA8 slice texture from a top-row-first image (GL rows are bottom-up, v up)."""
+    h, w, _ = rgb_top_first.shape
+    rgba = np.concatenate([rgb_top_first, np.full((h, w, 1), 255, np.uint8)], axis=-1)
+    texture = ctx.texture((w, h), 4, np.ascontiguousarray(rgba[::-1]).tobytes())
+    texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
+    return texture
+
+
+def identity_mesh(width: int, height: int, rect=(0.0, 0.0, 1.0, 1.0), step_px: int = 8):
+    """A mesh whose projector pixel (x, y) sees the slice texel under it: uv spans ``rect``."""
+    xs = np.linspace(0.0, width, width // step_px + 1)
+    ys = np.linspace(0.0, height, height // step_px + 1)
+    gx, gy = np.meshgrid(xs, ys)
+    grid_px = np.stack([gx, gy], axis=-1)
+    u0, v0, u1, v1 = rect
+    grid_uv = np.stack([u0 + (u1 - u0) * gx / width, v1 - (v1 - v0) * gy / height], axis=-1)
+    return grid_px, grid_uv, np.ones(gx.shape, bool)
+
+
+def test_identity_mesh_with_half_weight_is_gamma_correct(gl_ctx):
+    w, h = 96, 64
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+    grid_px, grid_uv, valid = identity_mesh(w, h)
+    blend = np.full((h, w), 0.5, np.float32)
+    texture = slice_texture(gl_ctx, image)
+    warp = WarpPass(gl_ctx, grid_px, grid_uv, valid, blend, GAMMA, (w, h))
+    try:
+        out = warp.draw(texture, (0.0, 0.0, 1.0, 1.0)).copy()
+    finally:
+        warp.release()
+        texture.release()
+    expected = encode(decode(image) * 0.5)
+    assert np.abs(out.astype(int) - expected.astype(int)).max() <= LEVEL_TOLERANCE
+    # Gamma matters: a naive half of the encoded value is far off.
+    assert np.abs(out.astype(int) - image.astype(int) // 2).max() > 30
+
+
+def test_blend_rows_and_columns_keep_their_orientation(gl_ctx):
+    # A weight ramp across x and a step along y (top half 1, bottom half 0.25),
+    # over a slice that is a sub-rectangle of the domemaster.
+    w, h = 80, 48
+    rect = (0.25, 0.40, 0.65, 0.64)
+    image = np.full((h, w, 3), 200, np.uint8)
+    image[: h // 2, : w // 2] = (255, 128, 0)  # top-left quadrant orange
+    ramp = np.linspace(0.0, 1.0, w, dtype=np.float32)[None, :]
+    blend = np.where(np.arange(h)[:, None] < h // 2, 1.0, 0.25).astype(np.float32) * ramp
+    grid_px, grid_uv, valid = identity_mesh(w, h, rect)
+    texture = slice_texture(gl_ctx, image)
+    warp = WarpPass(gl_ctx, grid_px, grid_uv, valid, blend, GAMMA, (w, h))
+    try:
+        out = warp.draw(texture, rect).copy()
+        again = warp.draw(texture, rect)  # the read-back buffer is reused
+        assert np.array_equal(out, again)
+    finally:
+        warp.release()
+        texture.release()
+    expected = encode(decode(image) * blend[..., None])
+    assert np.abs(out.astype(int) - expected.astype(int)).max() <= LEVEL_TOLERANCE
+
+
+def test_invalid_vertices_leave_black(gl_ctx):
+    w, h = 64, 64
+    image = np.full((h, w, 3), 255, np.uint8)
+    grid_px, grid_uv, valid = identity_mesh(w, h, step_px=8)  # 9 x 9 vertices
+    valid[:, :3] = False  # vertex columns 0..2 (x <= 16) invalid: cells up to x = 24 dropped
+    texture = slice_texture(gl_ctx, image)
+    warp = WarpPass(gl_ctx, grid_px, grid_uv, valid, np.ones((h, w), np.float32), GAMMA, (w, h))
+    try:
+        out = warp.draw(texture, (0.0, 0.0, 1.0, 1.0)).copy()
+    finally:
+        warp.release()
+        texture.release()
+    assert out[:, :24].max() == 0
+    assert out[:, 24:].min() == 255
+
+
+def test_mesh_triangles_skip_cells_with_invalid_vertices():
+    valid = np.ones((3, 4), bool)
+    assert mesh_triangles(valid).shape == (2 * 2 * 3, 3)
+    valid[1, 1] = False
+    triangles = mesh_triangles(valid)
+    assert 1 * 4 + 1 not in triangles
+    assert len(triangles) == 12 - 6  # the 4 cells around vertex (1, 1): 6 of their 8 triangles touch it
+
+
+def test_blend_shape_is_checked(gl_ctx):
+    grid_px, grid_uv, valid = identity_mesh(32, 16)
+    with pytest.raises(ValueError, match=r"blend_linear is \(32, 16\), expected \(H, W\) = \(16, 32\)"):
+        WarpPass(gl_ctx, grid_px, grid_uv, valid, np.ones((32, 16), np.float32), GAMMA, (32, 16))
