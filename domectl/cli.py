@@ -1,7 +1,245 @@
-"""The `domectl` command."""
+"""The ``domectl`` command: one subcommand per job, each with ``--help``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
 import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from domectl import __version__
+from domectl.errors import DomectlError
 
 
-def main(argv=None) -> int:
-    print("domectl: under construction", file=sys.stderr)
-    return 2
+def parse_utc(text: str | None) -> datetime:
+    """ISO 8601 -> aware UTC datetime; a time without a zone is taken as UTC; None is now."""
+    if text is None or text == "now":
+        return datetime.now(timezone.utc)
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--time {text!r}: not an ISO 8601 time; write e.g. 2026-11-20T21:00:00Z") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc)
+
+
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--scale {text!r}: not a number") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"--scale {value:g}: must be in (0, 1]; 1 is full resolution")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: must be at least 1")
+    return value
+
+
+def _config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, default=None, metavar="DIR",
+                   help="hall config directory (default: the embedded reference hall, config/lacoupole)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="domectl", description="An open planetarium dome engine: master, IG nodes, sky, warp.")
+    parser.add_argument("--version", action="version", version=f"domectl {__version__}")
+    parser.add_argument("--log-level", default="warning",
+                        choices=["debug", "info", "warning", "error"], help="logging detail (default: warning)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("run", help="the embedded default: master + every IG as processes on this machine",
+                       description="Start the master and one node process per IG on this machine, exchange "
+                                   "frames over real ZeroMQ sockets with a swap barrier, and write each IG's "
+                                   "output, the reconstructed domemaster and metrics to --out.")
+    _config_arg(p)
+    p.add_argument("--headless", action="store_true", help="render offscreen through EGL (no window)")
+    p.add_argument("--frames", type=_positive_int, default=8, help="frames to run (default: 8)")
+    p.add_argument("--scale", type=_scale, default=0.0625,
+                   help="shrink every projector's resolution by this factor (default: 0.0625; 1 = full)")
+    p.add_argument("--out", type=Path, default=Path("out/run"), help="output directory (default: out/run)")
+    p.add_argument("--time", default=None, help="UTC start time, ISO 8601 (default: now)")
+    p.add_argument("--rate", type=float, default=1.0, help="sim seconds per show second (default: 1)")
+    p.add_argument("--live", action="store_true",
+                   help="pace frames at the hall's fps with its swap deadline instead of lockstep")
+    p.add_argument("--igs", default=None, help="only these IG ids, e.g. 1,3,5 (default: all)")
+
+    p = sub.add_parser("master", help="run the master on this control computer",
+                       description="Run the master: bind the hall's frame and control ports, wait for the "
+                                   "IGs, and drive frames live at the hall's fps.")
+    _config_arg(p)
+    p.add_argument("--frames", type=_positive_int, default=None, help="stop after this many frames (default: run)")
+    p.add_argument("--time", default=None, help="UTC start time, ISO 8601 (default: now)")
+    p.add_argument("--rate", type=float, default=1.0, help="sim seconds per show second (default: 1)")
+    p.add_argument("--lockstep", action="store_true", help="wait for every node each frame (offline)")
+    p.add_argument("--join-timeout", type=float, default=30.0, help="seconds to wait for IGs to join")
+
+    p = sub.add_parser("node", help="run one image generator (IG)",
+                       description="Run one IG: receive frames from the master, render its projector's slice "
+                                   "of the sky, warp and blend it, and present it at each swap.")
+    _config_arg(p)
+    p.add_argument("--ig", type=_positive_int, required=True, help="this node's IG id (see cluster.toml)")
+    p.add_argument("--headless", action="store_true", help="render offscreen through EGL (no window)")
+    p.add_argument("--scale", type=_scale, default=1.0, help="shrink the projector resolution (default: 1)")
+    p.add_argument("--out", type=Path, default=None, help="write the last presented frame as igNN.png here")
+    p.add_argument("--frame-endpoint", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--control-endpoint", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--exit-with-master", action="store_true",
+                   help="exit when the master ends the run (embedded use) instead of waiting for it")
+
+    p = sub.add_parser("config", help="check a hall config directory",
+                       description="Load and validate a hall config; print a summary, or the error "
+                                   "naming file and key.")
+    _config_arg(p)
+
+    p = sub.add_parser("data", help="check the bundled sky data against its manifest",
+                       description="Verify the sha256 of every bundled sky data file against "
+                                   "domectl/data/MANIFEST.json and print their provenance.")
+
+    p = sub.add_parser("sky", help="where the Sun, Moon, planets and brightest stars are",
+                       description="Alt/az, magnitude (and phase for bodies) of the Sun, Moon, planets and "
+                                   "the 30 brightest stars, as seen from the hall's site.")
+    _config_arg(p)
+    p.add_argument("--time", default=None, help="UTC time, ISO 8601 (default: now)")
+    p.add_argument("--refraction", action="store_true", help="apply atmospheric refraction")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()),
+                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    try:
+        if args.command in ("run", "master", "sky") and args.time is not None:
+            args.time = parse_utc(args.time)
+        return COMMANDS[args.command](args)
+    except argparse.ArgumentTypeError as e:
+        parser.error(str(e))
+    except DomectlError as e:
+        print(f"domectl {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"domectl {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def cmd_run(args) -> int:
+    from domectl.config import load_hall
+    from domectl.embedded import run_embedded
+
+    hall = load_hall(args.config)
+    igs = None
+    if args.igs:
+        try:
+            igs = tuple(int(x) for x in args.igs.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"--igs {args.igs!r}: write IG ids like 1,2,3") from None
+        for i in igs:
+            hall.ig(i)
+    report = run_embedded(hall, frames=args.frames, scale=args.scale, out_dir=args.out,
+                          start_utc=args.time or parse_utc(None), rate=args.rate, lockstep=not args.live,
+                          headless=args.headless, igs=igs)
+    return 0 if report["ok"] else 1
+
+
+def cmd_master(args) -> int:
+    from domectl.config import load_hall
+    from domectl.ephemeris import Ephemeris
+    from domectl.master import Master, Scene
+    from domectl.transport import MasterLink
+
+    hall = load_hall(args.config)
+    link = MasterLink("*" if hall.master.host != "127.0.0.1" else "127.0.0.1",
+                      hall.master.frame_port, hall.master.control_port)
+    scene = Scene(start_utc=args.time or parse_utc(None), rate=args.rate,
+                  view_az_deg=hall.dome.front_az_deg, language=hall.default_language)
+    master = Master(hall, link, Ephemeris(), scene)
+    print(f"master: frames on {link.frame_endpoint}, control on {link.control_endpoint}", flush=True)
+    joined = master.wait_for_nodes(args.join_timeout,
+                                   lambda n, total: print(f"master: {n}/{total} IGs joined", flush=True))
+    if joined == 0:
+        print("master: no IG joined; starting anyway, late nodes join from a snapshot", flush=True)
+    try:
+        master.run(args.frames, lockstep=args.lockstep)
+    finally:
+        master.shutdown(final=False)
+        link.close()
+    print(json.dumps(master.metrics.summary(master.barrier), indent=2))
+    return 0
+
+
+def cmd_node(args) -> int:
+    from domectl.config import load_hall
+    from domectl.runner import run_node
+
+    hall = load_hall(args.config)
+    hall.ig(args.ig)
+    frame_ep = args.frame_endpoint or f"tcp://{hall.master.host}:{hall.master.frame_port}"
+    control_ep = args.control_endpoint or f"tcp://{hall.master.host}:{hall.master.control_port}"
+    return run_node(hall, args.ig, frame_ep, control_ep, scale=args.scale, out_dir=args.out,
+                    headless=args.headless, exit_with_master=args.exit_with_master)
+
+
+def cmd_config(args) -> int:
+    from domectl.config import load_hall
+
+    hall = load_hall(args.config)
+    print(f"{hall.name}: {hall.root}")
+    print(f"  site {hall.site.name} {hall.site.latitude_deg:.3f}, {hall.site.longitude_deg:.3f}, "
+          f"{hall.site.elevation_m:g} m")
+    print(f"  dome radius {hall.dome.radius_m:g} m, tilt {hall.dome.tilt_deg:g} deg")
+    print(f"  {len(hall.projectors)} projectors, {len(hall.igs)} IGs, {hall.seats.total} seats")
+    return 0
+
+
+def cmd_data(args) -> int:
+    from domectl.skydata import manifest, verify_manifest
+
+    verify_manifest()
+    for name, entry in sorted(manifest()["files"].items()):
+        sources = ", ".join(f"{s.get('package')} {s.get('version')} ({s.get('licence')})"
+                            for s in entry.get("sources", []))
+        print(f"ok  {name}  {entry['sha256'][:16]}  from {sources}")
+    return 0
+
+
+def cmd_sky(args) -> int:
+    from domectl.config import load_hall
+    from domectl.ephemeris import Ephemeris, sky_table
+
+    hall = load_hall(args.config)
+    s = hall.site
+    rows = sky_table(Ephemeris(), args.time or parse_utc(None), s.latitude_deg, s.longitude_deg,
+                     s.elevation_m, refraction=args.refraction)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(f"{'name':<12} {'hip':>7} {'alt':>8} {'az':>8} {'mag':>6} {'phase':>6}")
+    for r in rows:
+        hip = "" if r["hip"] is None else r["hip"]
+        phase = "" if r["phase"] is None else f"{r['phase']:.2f}"
+        print(f"{r['name']:<12} {hip:>7} {r['alt_deg']:8.2f} {r['az_deg']:8.2f} {r['mag']:6.2f} {phase:>6}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "master": cmd_master, "node": cmd_node, "config": cmd_config,
+            "data": cmd_data, "sky": cmd_sky}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

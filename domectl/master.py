@@ -41,6 +41,9 @@ log = logging.getLogger("domectl.master")
 # Lockstep deadline: software rendering of a 118k-star slice by 24 processes on two cores
 # takes seconds per frame; a node that has not answered in this long is stuck, not slow.
 LOCKSTEP_DEADLINE_S = 60.0
+# In lockstep, nodes share the machine's cores with each other and render for seconds without
+# a word (software GL): a node is dead only after this much silence, not after 0.6 s.
+LOCKSTEP_LIVENESS_S = 30.0
 # While nodes join, the master publishes a heartbeat this often: a node says hello only after
 # it has heard the PUB socket, so it cannot miss the first frame to ZeroMQ's slow-joiner gap.
 JOIN_BEACON_S = 0.05
@@ -93,8 +96,8 @@ class Metrics:
 class Master:
     def __init__(self, hall: Hall, link, ephemeris, scene: Scene, *, igs: tuple[int, ...] | None = None,
                  fps: float | None = None, deadline_ms: float | None = None,
-                 clock_ns: Callable[[], int] = time.monotonic_ns,
-                 sleep: Callable[[float], None] = time.sleep):
+                 liveness_s: float | None = None,
+                 clock_ns: Callable[[], int] = time.monotonic_ns):
         self.hall = hall
         self.link = link
         self.ephemeris = ephemeris
@@ -103,8 +106,9 @@ class Master:
         self.deadline_ns = int((deadline_ms if deadline_ms is not None
                                 else hall.timing.swap_deadline_ms) * 1e6)
         self.clock_ns = clock_ns
-        self.sleep = sleep
         self.barrier = Barrier(igs if igs is not None else tuple(g.id for g in hall.igs))
+        if liveness_s is not None:
+            self.barrier.liveness_ns = int(liveness_s * 1e9)
         self.metrics = Metrics()
         self.current: FrameState | None = None
         self._last_beacon_ns = 0

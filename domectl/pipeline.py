@@ -1,0 +1,62 @@
+"""One IG's picture: render its domemaster slice, then warp and blend it for its projector.
+
+Built once per node from the hall config (warp mesh, slice rectangle, blend
+mask, GL programs and buffers); :meth:`IGPipeline.render` then turns each
+:class:`~domectl.frame.FrameState` into the projector's image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from domectl.config import Hall
+from domectl.frame import FrameState
+from domectl.hallwarp import dome_model, eye_m, projector_models
+from domectl.projection import dome_from_enu
+from render.sky import SkyParams, SkyRenderer
+from render.warp_pass import WarpPass
+from warp.blend import blend_mask
+from warp.mesh import build_mesh
+
+# One mesh vertex per this many projector pixels at full resolution: the warp of a 4096 px
+# image is smooth over 32 px (the mesh interpolation error is measured in tests/test_warp_*.py).
+MESH_STEP_PX_FULL = 32
+# The slice texture never exceeds this side (llvmpipe and most GPUs allow 16384; 8192 keeps
+# a 4K projector's slice at its needed density with memory to spare).
+MAX_SLICE_PX = 8192
+
+
+class IGPipeline:
+    def __init__(self, ctx, hall: Hall, ig_id: int, scale: float, catalog):
+        ig = hall.ig(ig_id)
+        self.hall = hall
+        self.ig = ig
+        projectors = projector_models(hall, scale)
+        self.index = [p.id for p in hall.projectors].index(ig.projector)
+        self.projector = projectors[self.index]
+        dome = dome_model(hall)
+        eye = eye_m(hall)
+        step = max(4.0, MESH_STEP_PX_FULL * scale)
+        self.mesh = build_mesh(dome, self.projector, eye, step_px=step)
+        self.rect_uv = self.mesh.domemaster_region()
+        self.slice_size = self.mesh.render_size_px(max_px=MAX_SLICE_PX)
+        w, h = self.projector.width_px, self.projector.height_px
+        self.blend = blend_mask(dome, projectors, eye, self.index, w, h)
+        self.sky = SkyRenderer(ctx, catalog, limiting_mag=hall.render.limiting_mag)
+        self.warp = WarpPass(ctx, self.mesh.pixel_xy, self.mesh.uv, self.mesh.valid, self.blend,
+                             gamma=self.projector.gamma, out_size=(w, h))
+
+    def sky_params(self, state: FrameState) -> SkyParams:
+        dome_from = dome_from_enu(state.view_az_deg, state.view_alt_deg, self.hall.dome.tilt_deg)
+        enu_from_icrs = np.asarray(state.enu_from_icrs, dtype=np.float64).reshape(3, 3)
+        return SkyParams(dome_from_icrs=dome_from @ enu_from_icrs,
+                         beta_icrs=np.asarray(state.beta_icrs, dtype=np.float64),
+                         years_since_epoch=state.years_since_epoch, dome_from_enu=dome_from,
+                         bodies=state.bodies)
+
+    def render(self, state: FrameState) -> np.ndarray:
+        """FrameState -> the projector's (H, W, 3) uint8 image, top row first."""
+        if state.blackout:
+            return np.zeros((self.projector.height_px, self.projector.width_px, 3), np.uint8)
+        tex = self.sky.render(self.sky_params(state), self.rect_uv, self.slice_size)
+        return self.warp.draw(tex, self.rect_uv)
