@@ -159,7 +159,7 @@ def cmd_run(args) -> int:
 
 def cmd_master(args) -> int:
     from domectl.config import load_hall
-    from domectl.ephemeris import Ephemeris
+    from domectl.ephemeris import CachedEphemeris, Ephemeris
     from domectl.master import Master, Scene
     from domectl.transport import MasterLink
 
@@ -168,7 +168,7 @@ def cmd_master(args) -> int:
                       hall.master.frame_port, hall.master.control_port)
     scene = Scene(start_utc=args.time or parse_utc(None), rate=args.rate,
                   view_az_deg=hall.dome.front_az_deg, language=hall.default_language)
-    master = Master(hall, link, Ephemeris(), scene)
+    master = Master(hall, link, CachedEphemeris(Ephemeris()), scene)
     print(f"master: frames on {link.frame_endpoint}, control on {link.control_endpoint}", flush=True)
     joined = master.wait_for_nodes(args.join_timeout,
                                    lambda n, total: print(f"master: {n}/{total} IGs joined", flush=True))

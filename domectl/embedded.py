@@ -97,7 +97,7 @@ def reconstruct_dome(hall: Hall, scale: float, out_dir: Path, size_px: int) -> n
 def run_embedded(hall: Hall, *, frames: int, scale: float, out_dir: Path, start_utc: datetime,
                  rate: float = 1.0, lockstep: bool = True, headless: bool = True,
                  igs: tuple[int, ...] | None = None) -> dict:
-    from domectl.ephemeris import Ephemeris
+    from domectl.ephemeris import CachedEphemeris, Ephemeris
     from render.image import save_png
 
     out_dir = Path(out_dir)
@@ -109,7 +109,7 @@ def run_embedded(hall: Hall, *, frames: int, scale: float, out_dir: Path, start_
     link = MasterLink("127.0.0.1", "*", "*")
     scene = Scene(start_utc=start_utc, rate=rate, view_az_deg=hall.dome.front_az_deg,
                   language=hall.default_language)
-    master = Master(hall, link, Ephemeris(), scene, igs=igs,
+    master = Master(hall, link, CachedEphemeris(Ephemeris()), scene, igs=igs,
                     liveness_s=LOCKSTEP_LIVENESS_S if lockstep else None)
     _say(f"{hall.name}: {len(igs)} IGs at scale {scale:g}, {frames} frames from "
          f"{start_utc.isoformat(timespec='seconds')}, master on {link.frame_endpoint}")

@@ -99,6 +99,15 @@ def encode_frame(state: FrameState) -> bytes:
     if len(state.language) != 2 or not state.language.isascii():
         raise LocalError(f"FrameState.language {state.language!r}: must be a 2-letter code such as 'fr'")
     flags = (FLAG_BLACKOUT if state.blackout else 0) | (FLAG_REFRACTION if state.refraction else 0)
+    numbers = (state.show_time_s, state.tt_jd, state.latitude_deg, state.longitude_deg, state.elevation_m,
+               state.view_az_deg, state.view_alt_deg, state.zoom, *state.enu_from_icrs, *state.beta_icrs,
+               state.years_since_epoch, state.sun_alt_deg,
+               *(x for b in state.bodies for x in (*b.enu, b.distance_au, b.mag, b.angular_diameter_deg,
+                                                   b.illuminated_fraction, b.phase_angle_deg,
+                                                   b.limb_angle_deg)))
+    if not all(math.isfinite(x) for x in numbers):
+        # Nodes refuse non-finite frames; failing here names the culprit at the source.
+        raise LocalError(f"FrameState frame {state.frame}: a non-finite number in {state!r}")
     try:
         parts = [_CORE.pack(
             state.frame, state.deadline_ns, state.show_time_s, state.tt_jd,

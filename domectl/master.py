@@ -21,6 +21,7 @@ from a wall clock, so a run is reproducible frame for frame.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -126,7 +127,8 @@ class Master:
             BodyView(name=b.name, enu=tuple(float(x) for x in b.enu), distance_au=b.distance_au,
                      mag=b.mag, angular_diameter_deg=b.angular_diameter_deg,
                      illuminated_fraction=b.illuminated_fraction, phase_angle_deg=b.phase_angle_deg,
-                     limb_angle_deg=getattr(b, "limb_angle_deg", 0.0))
+                     # Undefined (NaN) for the Sun itself: nodes get 0 there.
+                     limb_angle_deg=b.bright_limb_pa_deg if math.isfinite(b.bright_limb_pa_deg) else 0.0)
             for b in sky.bodies)
         return FrameState(
             frame=frame, deadline_ns=deadline_ns, show_time_s=show_time_s, tt_jd=sky.tt_jd,

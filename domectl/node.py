@@ -88,25 +88,28 @@ class NodeLoop:
             self.stats.drop("malformed")
             log.debug("ig%02d dropped a malformed message: %s", self.ig, e)
             return
-        self._last_heard_ns = self.clock_ns()
         self._backoff_s = RECONNECT_BACKOFF_MIN_S
+        try:
+            self._dispatch(msg)
+        finally:
+            # Stamped after the work a message caused (a render can take longer than the
+            # liveness window): silence counts only while the node is listening.
+            self._last_heard_ns = self.clock_ns()
+
+    def _dispatch(self, msg) -> None:
         if not self.joined:
             # Anything heard on the link proves the subscription is live: now say hello.
             if isinstance(msg, Snapshot) and msg.ig == self.ig:
                 self.joined = True
                 if msg.state is not None:
-                    image, _ = self._render(msg.state)
-                    self.presented, self.presented_frame = image, msg.state.frame
+                    self._render_and_report(msg.state)
             elif isinstance(msg, Bye) and msg.final:
                 self.finished = True
             elif self._last_sent_ns == 0 or self.clock_ns() - self._last_sent_ns > HEARTBEAT_INTERVAL_S * 1e9:
                 self._send(Hello(self.ig))
             return
         if isinstance(msg, Frame):
-            image, ms = self._render(msg.state)
-            self.pending = (msg.state.frame, image)
-            self._send(Ready(self.ig, msg.state.frame, ms))
-            self._ready_sent_ns = self.clock_ns()
+            self._render_and_report(msg.state)
         elif isinstance(msg, Swap):
             if self.pending is not None and self.pending[0] == msg.frame:
                 self.presented_frame, self.presented = self.pending
@@ -120,11 +123,21 @@ class NodeLoop:
             if msg.final and self.exit_with_master:
                 self.finished = True
         elif isinstance(msg, Heartbeat):
-            pass
-        elif isinstance(msg, Snapshot):
-            self.stats.drop("unexpected_snapshot")
+            rendered = self.state.frame if self.state is not None else -1
+            if msg.frame > rendered and self.pending is None:
+                # The master is on a frame this node never received (lost in a reconnect,
+                # or dropped by a full queue): rejoin through a snapshot rather than stall.
+                self.stats.drop("lost_frame")
+                self.joined = False
+                self._send(Hello(self.ig))
         else:
             self.stats.drop("unexpected_type")
+
+    def _render_and_report(self, state: FrameState) -> None:
+        image, ms = self._render(state)
+        self.pending = (state.frame, image)
+        self._send(Ready(self.ig, state.frame, ms))
+        self._ready_sent_ns = self.clock_ns()
 
     def tick(self, timeout_ms: float = HEARTBEAT_INTERVAL_S * 1000) -> None:
         """Wait up to ``timeout_ms`` for messages, handle them, keep the link alive."""

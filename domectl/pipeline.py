@@ -11,9 +11,10 @@ import numpy as np
 
 from domectl.config import Hall
 from domectl.frame import FrameState
+from domectl.astro import standard_pressure_mbar
 from domectl.hallwarp import dome_model, eye_m, projector_models
 from domectl.projection import dome_from_enu
-from render.sky import SkyParams, SkyRenderer
+from render.sky import SkyParams, SkyRenderer, look_for_density
 from render.warp_pass import WarpPass
 from warp.blend import blend_mask
 from warp.mesh import build_mesh
@@ -24,6 +25,10 @@ MESH_STEP_PX_FULL = 32
 # The slice texture never exceeds this side (llvmpipe and most GPUs allow 16384; 8192 keeps
 # a 4K projector's slice at its needed density with memory to spare).
 MAX_SLICE_PX = 8192
+# Blend masks are smooth ramps hundreds of pixels wide: a mask this wide, sampled bilinearly,
+# keeps the blend sum within 0.14 % (tests/test_warp_blend.py) and builds in a fraction of
+# the 7-13 s a full 4096 px mask takes (benchmarks/bench_warp.py).
+BLEND_MASK_MAX_W = 1024
 
 
 class IGPipeline:
@@ -41,8 +46,13 @@ class IGPipeline:
         self.rect_uv = self.mesh.domemaster_region()
         self.slice_size = self.mesh.render_size_px(max_px=MAX_SLICE_PX)
         w, h = self.projector.width_px, self.projector.height_px
-        self.blend = blend_mask(dome, projectors, eye, self.index, w, h)
-        self.sky = SkyRenderer(ctx, catalog, limiting_mag=hall.render.limiting_mag)
+        mask_w = min(w, BLEND_MASK_MAX_W)
+        mask_h = max(2, round(h * mask_w / w))
+        self.blend = blend_mask(dome, projectors, eye, self.index, mask_w, mask_h)
+        px_per_deg = self.mesh.slice_px_per_uv() / 180.0      # uv 1 spans 180 deg
+        if max(self.slice_size) >= MAX_SLICE_PX:
+            px_per_deg *= MAX_SLICE_PX / max(self.mesh.render_size_px())
+        self.sky = SkyRenderer(ctx, catalog, **look_for_density(hall.render.limiting_mag, px_per_deg))
         self.warp = WarpPass(ctx, self.mesh.pixel_xy, self.mesh.uv, self.mesh.valid, self.blend,
                              gamma=self.projector.gamma, out_size=(w, h))
 
@@ -52,7 +62,8 @@ class IGPipeline:
         return SkyParams(dome_from_icrs=dome_from @ enu_from_icrs,
                          beta_icrs=np.asarray(state.beta_icrs, dtype=np.float64),
                          years_since_epoch=state.years_since_epoch, dome_from_enu=dome_from,
-                         bodies=state.bodies)
+                         bodies=state.bodies, refraction=state.refraction, enu_from_icrs=enu_from_icrs,
+                         pressure_mbar=standard_pressure_mbar(state.elevation_m))
 
     def render(self, state: FrameState) -> np.ndarray:
         """FrameState -> the projector's (H, W, 3) uint8 image, top row first."""

@@ -64,6 +64,31 @@ _BODY_RGB = {
 }
 
 
+# The hall's limiting magnitude is meant for the full "10K" domemaster (10240 px across 180 deg).
+REFERENCE_PX_PER_DEG = 10240 / 180.0
+# Fewer pixels per degree crowd the same stars into fewer pixels, and a preview turns into an
+# even speckle in which no constellation stands out: the limit drops by this many magnitudes
+# per decade of lost density (a 640 px preview shows down to about 5.0 for a 6.5 hall).
+PREVIEW_MAG_PER_DECADE = 1.25
+
+
+def look_for_density(limiting_mag: float, px_per_deg: float) -> dict[str, float]:
+    """SkyRenderer settings for a rendering with ``px_per_deg`` pixels per degree.
+
+    At or above the reference density the hall's own limit; below it a lower
+    limit, and brighter stars that grow faster with magnitude, so the shapes
+    of the constellations read as they do on the dome (tuned by eye on a
+    640 px domemaster of the sky over Wizernes).
+    """
+    deficit = max(0.0, np.log10(REFERENCE_PX_PER_DEG / max(px_per_deg, 1e-6)))
+    return {
+        "limiting_mag": limiting_mag - PREVIEW_MAG_PER_DECADE * deficit,
+        "faint_peak": 0.03,
+        "size_exponent": 0.5,
+        "sigma0_px": 0.7,
+    }
+
+
 def bv_to_temperature_k(bv: np.ndarray) -> np.ndarray:
     """B-V colour index -> effective temperature in kelvin, (N,) -> (N,). Ballesteros (2012)."""
     bv = np.asarray(bv, dtype=np.float64)

@@ -42,8 +42,9 @@ class WarpPass:
 
     grid_px (ny, nx, 2): projector image positions (x right, y down, pixel
     centres at +0.5) of the mesh vertices; grid_uv (ny, nx, 2): the domemaster (u, v) each
-    vertex sees; valid (ny, nx) bool; blend_linear (H, W) float32 linear
-    weights at projector resolution, top row first; out_size = (W, H).
+    vertex sees; valid (ny, nx) bool; blend_linear (h, w) float32 linear
+    weights over the projector image, top row first, at the projector's
+    resolution (exact) or coarser (interpolated); out_size = (W, H).
     """
 
     def __init__(
@@ -66,8 +67,8 @@ class WarpPass:
             raise ValueError(
                 f"WarpPass: grid_px {grid_px.shape}, grid_uv {grid_uv.shape} and valid {valid.shape} must be (ny, nx, 2), (ny, nx, 2), (ny, nx)"
             )
-        if np.shape(blend_linear) != (height, width):
-            raise ValueError(f"WarpPass: blend_linear is {np.shape(blend_linear)}, expected (H, W) = ({height}, {width})")
+        if np.ndim(blend_linear) != 2 or min(np.shape(blend_linear)) < 2:
+            raise ValueError(f"WarpPass: blend_linear is {np.shape(blend_linear)}, expected a 2-D (h, w) mask")
         vertices = np.empty(valid.shape + (4,), dtype=np.float32)
         vertices[..., 0] = grid_px[..., 0] / width * 2.0 - 1.0
         # Row r from the top goes to GL row r: the image is drawn upside down in
@@ -85,14 +86,17 @@ class WarpPass:
             if self._ibo is not None
             else None
         )
-        self._blend = ctx.texture((width, height), 1, dtype="f4")
-        self._blend.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        mask_h, mask_w = np.shape(blend_linear)
+        self._blend = ctx.texture((mask_w, mask_h), 1, dtype="f4")
+        self._blend.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self._blend.repeat_x = self._blend.repeat_y = False
         self.set_blend(blend_linear)
         self._out_tex = ctx.texture((width, height), 4, dtype="f1")
         self._fbo = ctx.framebuffer(color_attachments=[self._out_tex])
         self._rgb = np.empty((height, width, 3), dtype=np.uint8)
         self._prog["u_slice"].value = 0
         self._prog["u_blend"].value = 1
+        self._prog["u_out_size"].value = (float(width), float(height))
         check_gl(ctx, "WarpPass upload")
 
     @classmethod
@@ -102,10 +106,10 @@ class WarpPass:
 
     def set_blend(self, blend_linear: np.ndarray) -> None:
         """Replace the (H, W) linear blend weights (top row first)."""
-        width, height = self.out_size
         blend = np.ascontiguousarray(blend_linear, dtype=np.float32)
-        if blend.shape != (height, width):
-            raise ValueError(f"WarpPass: blend_linear is {blend.shape}, expected (H, W) = ({height}, {width})")
+        expected = (self._blend.height, self._blend.width)
+        if blend.shape != expected:
+            raise ValueError(f"WarpPass: blend_linear is {blend.shape}, expected {expected} as at creation")
         self._blend.write(blend.tobytes())
 
     def draw(self, slice_tex: moderngl.Texture, rect_uv: tuple[float, float, float, float]) -> np.ndarray:

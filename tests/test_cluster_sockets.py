@@ -12,7 +12,7 @@ import zmq
 
 from domectl.master import Master, Scene
 from domectl.node import NodeLoop
-from domectl.protocol import Ready, encode
+from domectl.protocol import Frame, Ready, decode, encode
 from domectl.transport import MasterLink, NodeLink
 
 
@@ -166,3 +166,30 @@ def test_nodes_ignore_garbage_on_the_frame_socket(cluster_factory):
     for loop in c.loops.values():
         assert loop.presented_frame == 9
         assert loop.stats.dropped.get("malformed", 0) >= 45
+
+
+def test_a_node_that_loses_a_frame_rejoins_from_a_snapshot_instead_of_stalling(cluster_factory):
+    c = cluster_factory(3)
+    loop = c.loops[2]
+    receive = loop.link.receive
+    lost = []
+
+    def lossy_receive(timeout_ms):
+        got = receive(timeout_ms)
+        for i, data in enumerate(got):
+            msg = decode(data)
+            if isinstance(msg, Frame) and msg.state.frame == 3 and not lost:
+                lost.append(msg)            # lose frame 3, once
+                return got[:i] + got[i + 1:]
+        return got
+
+    loop.link.receive = lossy_receive
+    assert c.master.wait_for_nodes(10) == 3
+    c.master.run(3, lockstep=True)
+    t0 = time.monotonic()
+    decision = c.master.step(3, deadline_ns=int(30e9))
+    assert lost, "the test link never saw frame 3"
+    assert decision.late == () and time.monotonic() - t0 < 2.0
+    assert loop.stats.dropped.get("lost_frame") == 1
+    for n in (4, 5):
+        assert c.master.step(n, deadline_ns=int(30e9)).late == ()

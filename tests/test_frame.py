@@ -80,3 +80,11 @@ def test_local_errors_name_the_field():
         encode_frame(FrameState(**{**_sample().__dict__, "language": "french"}))
     with pytest.raises(LocalError, match="layer name"):
         encode_frame(FrameState(**{**_sample().__dict__, "layers": (("", 1.0),)}))
+
+
+def test_non_finite_values_fail_at_the_source():
+    body = BodyView("Sun", (0.0, 0.0, 1.0), 1.0, -26.7, 0.53, 1.0, 0.0, float("nan"))
+    with pytest.raises(LocalError, match="non-finite"):
+        encode_frame(FrameState(**{**_sample().__dict__, "bodies": (body,)}))
+    with pytest.raises(LocalError, match="non-finite"):
+        encode_frame(FrameState(**{**_sample().__dict__, "tt_jd": float("inf")}))

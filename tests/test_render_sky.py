@@ -353,3 +353,14 @@ def test_real_catalogue_bright_stars_land_where_the_twin_says(gl_ctx):
     # A neighbour (a double star) inside the window can pull a centroid: allow a few.
     assert np.median(errors_px) < 0.1
     assert (errors_px < CENTROID_TOLERANCE_PX).mean() > 0.9, dict(zip(stars.hip[bright], errors_px.round(2)))
+
+
+def test_previews_show_fewer_stars_and_the_full_dome_all_of_them():
+    from render.sky import REFERENCE_PX_PER_DEG, look_for_density
+
+    full = look_for_density(6.5, REFERENCE_PX_PER_DEG)
+    assert full["limiting_mag"] == 6.5
+    assert look_for_density(6.5, 2 * REFERENCE_PX_PER_DEG)["limiting_mag"] == 6.5
+    preview = look_for_density(6.5, 640 / 180.0)["limiting_mag"]
+    assert 4.5 < preview < 5.5
+    assert look_for_density(6.5, 2048 / 180.0)["limiting_mag"] > preview

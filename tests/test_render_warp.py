@@ -110,5 +110,28 @@ def test_mesh_triangles_skip_cells_with_invalid_vertices():
 
 def test_blend_shape_is_checked(gl_ctx):
     grid_px, grid_uv, valid = identity_mesh(32, 16)
-    with pytest.raises(ValueError, match=r"blend_linear is \(32, 16\), expected \(H, W\) = \(16, 32\)"):
-        WarpPass(gl_ctx, grid_px, grid_uv, valid, np.ones((32, 16), np.float32), GAMMA, (32, 16))
+    with pytest.raises(ValueError, match=r"blend_linear is \(32,\), expected a 2-D \(h, w\) mask"):
+        WarpPass(gl_ctx, grid_px, grid_uv, valid, np.ones(32, np.float32), GAMMA, (32, 16))
+    warp = WarpPass(gl_ctx, grid_px, grid_uv, valid, np.ones((16, 32), np.float32), GAMMA, (32, 16))
+    with pytest.raises(ValueError, match=r"blend_linear is \(8, 16\), expected \(16, 32\) as at creation"):
+        warp.set_blend(np.ones((8, 16), np.float32))
+    warp.release()
+
+
+def test_a_coarser_blend_mask_is_interpolated(gl_ctx):
+    """A mask at a quarter of the projector's resolution gives the same smooth ramp as a full one."""
+    w, h = 64, 32
+    grid_px, grid_uv, valid = identity_mesh(w, h)
+    slice_tex = gl_ctx.texture((8, 8), 4, np.full((8, 8, 4), 200, np.uint8).tobytes())
+    def ramp(width, height):
+        # Weights sampled at pixel centres of a linear ramp across the image.
+        x = (np.arange(width) + 0.5) / width
+        return np.tile(x.astype(np.float32), (height, 1))
+    full = WarpPass(gl_ctx, grid_px, grid_uv, valid, ramp(w, h), GAMMA, (w, h))
+    coarse = WarpPass(gl_ctx, grid_px, grid_uv, valid, ramp(w // 4, h // 4), GAMMA, (w, h))
+    a = full.draw(slice_tex, (0.0, 0.0, 1.0, 1.0)).astype(int).copy()
+    b = coarse.draw(slice_tex, (0.0, 0.0, 1.0, 1.0)).astype(int)
+    inner = slice(4, w - 4)   # away from the clamped outer half-texel of the coarse mask
+    assert np.abs(a[:, inner] - b[:, inner]).max() <= 1
+    for obj in (full, coarse, slice_tex):
+        obj.release()

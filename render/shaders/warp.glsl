@@ -15,7 +15,8 @@ void main() {
 
 #ifdef FRAGMENT_SHADER
 uniform sampler2D u_slice;    // RGBA8, display-encoded
-uniform sampler2D u_blend;    // R32F linear blend weight, one texel per projector pixel
+uniform sampler2D u_blend;    // R32F linear blend weight over the projector image (any resolution)
+uniform vec2 u_out_size;      // projector image size in pixels
 uniform vec4 u_rect;          // (u0, v0, u1, v1) of the domemaster the slice holds
 uniform float u_gamma;
 in vec2 v_uv;
@@ -23,7 +24,9 @@ out vec4 frag;
 void main() {
     vec2 st = (v_uv - u_rect.xy) / (u_rect.zw - u_rect.xy);
     vec3 encoded = texture(u_slice, st).rgb;
-    float weight = texelFetch(u_blend, ivec2(gl_FragCoord.xy), 0).r;
+    // Pixel centres land on texel centres when the mask has the projector's resolution
+    // (exact); a coarser mask is interpolated bilinearly (the weights are smooth ramps).
+    float weight = texture(u_blend, gl_FragCoord.xy / u_out_size).r;
     vec3 linear_rgb = pow(encoded, vec3(u_gamma)) * weight;
     frag = vec4(pow(linear_rgb, vec3(1.0 / u_gamma)), 1.0);
 }
