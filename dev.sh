@@ -15,7 +15,7 @@ PYTHON="${PYTHON:-python3}"
 VENV=".venv"
 DEMO_OUT="${DEMO_OUT:-out/demo}"
 # A scale at which 24 IGs render on a 2-core machine without a GPU in well under 2 minutes.
-DEMO_SCALE="${DEMO_SCALE:-0.0625}"
+DEMO_SCALE="${DEMO_SCALE:-0.125}"
 DEMO_FRAMES="${DEMO_FRAMES:-8}"
 
 say() { printf '[dev.sh] %s\n' "$*"; }

@@ -67,8 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p)
     p.add_argument("--headless", action="store_true", help="render offscreen through EGL (no window)")
     p.add_argument("--frames", type=_positive_int, default=8, help="frames to run (default: 8)")
-    p.add_argument("--scale", type=_scale, default=0.0625,
-                   help="shrink every projector's resolution by this factor (default: 0.0625; 1 = full)")
+    p.add_argument("--scale", type=_scale, default=0.125,
+                   help="shrink every projector's resolution by this factor (default: 0.125; 1 = full)")
     p.add_argument("--out", type=Path, default=Path("out/run"), help="output directory (default: out/run)")
     p.add_argument("--time", default=None, help="UTC start time, ISO 8601 (default: now)")
     p.add_argument("--rate", type=float, default=1.0, help="sim seconds per show second (default: 1)")

@@ -49,10 +49,15 @@ class IGPipeline:
         mask_w = min(w, BLEND_MASK_MAX_W)
         mask_h = max(2, round(h * mask_w / w))
         self.blend = blend_mask(dome, projectors, eye, self.index, mask_w, mask_h)
-        px_per_deg = self.mesh.slice_px_per_uv() / 180.0      # uv 1 spans 180 deg
-        if max(self.slice_size) >= MAX_SLICE_PX:
-            px_per_deg *= MAX_SLICE_PX / max(self.mesh.render_size_px())
-        self.sky = SkyRenderer(ctx, catalog, **look_for_density(hall.render.limiting_mag, px_per_deg))
+        # One look for the whole dome: the limiting magnitude and the star sizes follow the
+        # hall's domemaster density, the same for every IG; a star's size is then converted
+        # into this slice's pixels, which are denser or sparser from projector to projector.
+        # (Choosing per slice made a visible patch where the upper projectors overlap.)
+        dome_px_per_deg = hall.render.domemaster_px * scale / 180.0
+        slice_px_per_deg = self.slice_size[0] / ((self.rect_uv[2] - self.rect_uv[0]) * 180.0)
+        look = look_for_density(hall.render.limiting_mag, dome_px_per_deg)
+        look["sigma0_px"] *= slice_px_per_deg / dome_px_per_deg
+        self.sky = SkyRenderer(ctx, catalog, **look)
         self.warp = WarpPass(ctx, self.mesh.pixel_xy, self.mesh.uv, self.mesh.valid, self.blend,
                              gamma=self.projector.gamma, out_size=(w, h))
 
