@@ -17,6 +17,7 @@ from domectl.projection import dome_from_enu
 from render.sky import SkyParams, SkyRenderer, look_for_density
 from render.warp_pass import WarpPass
 from warp.blend import blend_mask
+from warp.geometry import elevation_deg
 from warp.mesh import build_mesh
 
 # One mesh vertex per this many projector pixels at full resolution: the warp of a 4096 px
@@ -29,6 +30,11 @@ MAX_SLICE_PX = 8192
 # keeps the blend sum within 0.14 % (tests/test_warp_blend.py) and builds in a fraction of
 # the 7-13 s a full 4096 px mask takes (benchmarks/bench_warp.py).
 BLEND_MASK_MAX_W = 1024
+
+
+def springline_cut_deg(dome, mesh) -> np.ndarray:
+    """(R, C) elevation of each mesh vertex's dome point above the springline, degrees."""
+    return elevation_deg(dome, mesh.dome_point_m.reshape(-1, 3)).reshape(mesh.valid.shape) - dome.springline_deg
 
 
 class IGPipeline:
@@ -59,7 +65,7 @@ class IGPipeline:
         look["sigma0_px"] *= slice_px_per_deg / dome_px_per_deg
         self.sky = SkyRenderer(ctx, catalog, **look)
         self.warp = WarpPass(ctx, self.mesh.pixel_xy, self.mesh.uv, self.mesh.valid, self.blend,
-                             gamma=self.projector.gamma, out_size=(w, h))
+                             gamma=self.projector.gamma, out_size=(w, h), cut=springline_cut_deg(dome, self.mesh))
 
     def sky_params(self, state: FrameState) -> SkyParams:
         dome_from = dome_from_enu(state.view_az_deg, state.view_alt_deg, self.hall.dome.tilt_deg)

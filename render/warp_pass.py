@@ -9,7 +9,12 @@ returned image are (H, W) / (H, W, 3) arrays with the top row first.
 Each output pixel is ``encode(decode(slice(uv)) * weight)`` with
 ``decode(c) = c**gamma``: the slice is display-encoded (see render/sky.py) and
 the blend weights are linear light, so overlapping projectors add to one.
-Pixels outside the mesh, or in cells with an invalid vertex, stay black.
+Pixels outside the mesh stay black. Where the image crosses the dome's edge,
+``cut`` (a signed margin per vertex, e.g. elevation above the springline in
+degrees) is interpolated across each triangle and pixels where it is negative
+stay black: an edge exact to within the mesh's linear interpolation, instead
+of dropping whole cells (a black band one mesh step wide). Without ``cut``,
+cells with an invalid vertex are dropped.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ class WarpPass:
         blend_linear: np.ndarray,
         gamma: float = 2.2,
         out_size: tuple[int, int] = (4096, 2160),
+        cut: np.ndarray | None = None,
     ) -> None:
         self.ctx = ctx
         self.gamma = float(gamma)
@@ -69,20 +75,30 @@ class WarpPass:
             )
         if np.ndim(blend_linear) != 2 or min(np.shape(blend_linear)) < 2:
             raise ValueError(f"WarpPass: blend_linear is {np.shape(blend_linear)}, expected a 2-D (h, w) mask")
-        vertices = np.empty(valid.shape + (4,), dtype=np.float32)
+        if cut is not None:
+            cut = np.asarray(cut, dtype=np.float64)
+            if cut.shape != valid.shape:
+                raise ValueError(f"WarpPass: cut {cut.shape} must be (ny, nx) like valid {valid.shape}")
+            # Every cell with finite uv is drawn; the fragment shader cuts at cut = 0.
+            drawable = np.isfinite(cut) & np.all(np.isfinite(grid_uv), axis=-1)
+        else:
+            cut = np.where(valid, 1.0, -1.0)
+            drawable = valid
+        vertices = np.empty(valid.shape + (5,), dtype=np.float32)
         vertices[..., 0] = grid_px[..., 0] / width * 2.0 - 1.0
         # Row r from the top goes to GL row r: the image is drawn upside down in
         # GL terms so that read_into yields top-row-first rows with no flip copy.
         vertices[..., 1] = grid_px[..., 1] / height * 2.0 - 1.0
-        vertices[..., 2:4] = np.where(valid[..., None], grid_uv, 0.0)
-        triangles = mesh_triangles(valid)
+        vertices[..., 2:4] = np.where(drawable[..., None], grid_uv, 0.0)
+        vertices[..., 4] = np.where(drawable, cut, -1.0)
+        triangles = mesh_triangles(drawable)
         self.triangle_count = len(triangles)
 
         self._prog = load_program(ctx, "warp")
         self._vbo = ctx.buffer(vertices.tobytes())
         self._ibo = ctx.buffer(triangles.tobytes()) if len(triangles) else None
         self._vao = (
-            ctx.vertex_array(self._prog, [(self._vbo, "2f 2f", "in_ndc", "in_uv")], index_buffer=self._ibo, index_element_size=4)
+            ctx.vertex_array(self._prog, [(self._vbo, "2f 2f 1f", "in_ndc", "in_uv", "in_cut")], index_buffer=self._ibo, index_element_size=4)
             if self._ibo is not None
             else None
         )

@@ -6,9 +6,12 @@
 #ifdef VERTEX_SHADER
 in vec2 in_ndc;        // projector pixel position, rows flipped so GL row 0 = image top row
 in vec2 in_uv;         // domemaster (u, v) seen by that projector pixel
+in float in_cut;       // signed margin to the dome's edge: lit where >= 0
 out vec2 v_uv;
+out float v_cut;
 void main() {
     v_uv = in_uv;
+    v_cut = in_cut;
     gl_Position = vec4(in_ndc, 0.0, 1.0);
 }
 #endif
@@ -20,8 +23,13 @@ uniform vec2 u_out_size;      // projector image size in pixels
 uniform vec4 u_rect;          // (u0, v0, u1, v1) of the domemaster the slice holds
 uniform float u_gamma;
 in vec2 v_uv;
+in float v_cut;
 out vec4 frag;
 void main() {
+    if (v_cut < 0.0) {
+        frag = vec4(0.0, 0.0, 0.0, 1.0);   // beyond the springline: no light
+        return;
+    }
     vec2 st = (v_uv - u_rect.xy) / (u_rect.zw - u_rect.xy);
     vec3 encoded = texture(u_slice, st).rgb;
     // Pixel centres land on texel centres when the mask has the projector's resolution
