@@ -45,7 +45,8 @@ def test_run_writes_every_ig_the_dome_and_metrics(run_dir):
         image = np.asarray(Image.open(out / f"{ig.name}.png"))
         proj = hall.projector(ig.projector)
         assert image.shape == (round(proj.height_px * SCALE), round(proj.width_px * SCALE), 3)
-        assert image.max() > 100, f"{ig.name}.png is black"
+        # Every projector sees stars at this time: its image is lit, not black.
+        assert (image.max(axis=2) > 40).sum() >= 5, f"{ig.name}.png is (nearly) black"
     dome = np.asarray(Image.open(out / "dome.png"))
     assert dome.shape == (320, 320, 3)
     metrics = json.loads((out / "metrics.json").read_text())
