@@ -90,6 +90,15 @@ def test_bright_stars_are_where_skyfield_puts_them(run_dir):
         found += patch.max() > background + 60
     assert found >= 0.9 * len(px), f"only {found} of {len(px)} bright stars found where predicted"
 
+    # The Moon and the bright planets that are up, each where the ephemeris puts it.
+    bodies = [b for b in sample.bodies if b.mag < 1.5 and b.alt_deg > 15.0]
+    assert {b.name for b in bodies} >= {"Moon"}, [b.name for b in bodies]
+    for b in bodies:
+        x, y = uv_to_pixel(fisheye_uv(np.asarray(b.enu)[None] @ dome_from_enu(
+            hall.dome.front_az_deg, 0.0, hall.dome.tilt_deg).T), 320)[0]
+        c, r = int(round(x)), int(round(y))
+        assert luma[r - 1:r + 2, c - 1:c + 2].max() > background + 80, f"{b.name} missing at ({c}, {r})"
+
 
 def test_ctrl_c_stops_every_node(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "domectl", "run", "--headless", "--frames", "100000",
