@@ -37,6 +37,15 @@ def _scale(text: str) -> float:
     return value
 
 
+def _rate(text: str) -> float:
+    from domectl.simclock import check_rate
+
+    try:
+        return check_rate(float(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"--rate {text!r}: {e}") from None
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -71,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="shrink every projector's resolution by this factor (default: 0.125; 1 = full)")
     p.add_argument("--out", type=Path, default=Path("out/run"), help="output directory (default: out/run)")
     p.add_argument("--time", default=None, help="UTC start time, ISO 8601 (default: now)")
-    p.add_argument("--rate", type=float, default=1.0, help="sim seconds per show second (default: 1)")
+    p.add_argument("--rate", type=_rate, default=1.0,
+                   help="sim seconds per show second, -1e7..1e7; negative runs backwards, 0 pauses (default: 1)")
     p.add_argument("--live", action="store_true",
                    help="pace frames at the hall's fps with its swap deadline instead of lockstep")
     p.add_argument("--igs", default=None, help="only these IG ids, e.g. 1,3,5 (default: all)")
@@ -82,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p)
     p.add_argument("--frames", type=_positive_int, default=None, help="stop after this many frames (default: run)")
     p.add_argument("--time", default=None, help="UTC start time, ISO 8601 (default: now)")
-    p.add_argument("--rate", type=float, default=1.0, help="sim seconds per show second (default: 1)")
+    p.add_argument("--rate", type=_rate, default=1.0,
+                   help="sim seconds per show second, -1e7..1e7; negative runs backwards, 0 pauses (default: 1)")
     p.add_argument("--lockstep", action="store_true", help="wait for every node each frame (offline)")
     p.add_argument("--join-timeout", type=float, default=30.0, help="seconds to wait for IGs to join")
 

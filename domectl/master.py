@@ -24,7 +24,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Callable
 
 import numpy as np
@@ -32,6 +32,7 @@ import numpy as np
 from domectl.config import Hall
 from domectl.errors import PeerError
 from domectl.frame import BodyView, FrameState
+from domectl.simclock import SimClock
 from domectl.protocol import (
     HEARTBEAT_INTERVAL_S, MASTER_ID, Barrier, Bye, Frame, Heartbeat, Hello, Ready, Snapshot, Swap,
     SwapDecision, decode,
@@ -58,6 +59,7 @@ class Scene:
 
     start_utc: datetime
     rate: float = 1.0                    # sim seconds per show second
+    site: tuple[float, float, float] | None = None   # (lat_deg, lon_deg, elev_m); None: the hall's
     view_az_deg: float = 180.0
     view_alt_deg: float = 0.0
     layers: tuple[tuple[str, float], ...] = DEFAULT_LAYERS
@@ -107,6 +109,9 @@ class Master:
         self.deadline_ns = int((deadline_ms if deadline_ms is not None
                                 else hall.timing.swap_deadline_ms) * 1e6)
         self.clock_ns = clock_ns
+        self.clock = SimClock.start(scene.start_utc, self.fps, scene.rate)
+        self.site = scene.site or (hall.site.latitude_deg, hall.site.longitude_deg, hall.site.elevation_m)
+        self._edge_logged = False
         self.barrier = Barrier(igs if igs is not None else tuple(g.id for g in hall.igs))
         if liveness_s is not None:
             self.barrier.liveness_ns = int(liveness_s * 1e9)
@@ -117,12 +122,16 @@ class Master:
     # ------------------------------------------------------------ the sky
 
     def frame_state(self, frame: int, deadline_ns: int = 0) -> FrameState:
-        """The complete state of frame ``frame``: a pure function of the scene and the frame."""
+        """The complete state of frame ``frame``: a pure function of the scene, the operator's
+        commands so far and the frame number."""
         show_time_s = frame / self.fps
         sc = self.scene
-        utc = sc.start_utc + timedelta(seconds=show_time_s * sc.rate)
-        site = self.hall.site
-        sky = self.ephemeris.sample(utc, site.latitude_deg, site.longitude_deg, site.elevation_m)
+        utc = self.clock.utc(frame)
+        if self.clock.rate != 0.0 and self.clock.at_edge(frame) and not self._edge_logged:
+            log.warning("sim time reached the end of the ephemeris at %s: holding there", utc.isoformat())
+            self._edge_logged = True
+        latitude_deg, longitude_deg, elevation_m = self.site
+        sky = self.ephemeris.sample(utc, latitude_deg, longitude_deg, elevation_m)
         bodies = tuple(
             BodyView(name=b.name, enu=tuple(float(x) for x in b.enu), distance_au=b.distance_au,
                      mag=b.mag, angular_diameter_deg=b.angular_diameter_deg,
@@ -132,13 +141,36 @@ class Master:
             for b in sky.bodies)
         return FrameState(
             frame=frame, deadline_ns=deadline_ns, show_time_s=show_time_s, tt_jd=sky.tt_jd,
-            latitude_deg=site.latitude_deg, longitude_deg=site.longitude_deg,
-            elevation_m=site.elevation_m, view_az_deg=sc.view_az_deg, view_alt_deg=sc.view_alt_deg,
+            latitude_deg=latitude_deg, longitude_deg=longitude_deg,
+            elevation_m=elevation_m, view_az_deg=sc.view_az_deg, view_alt_deg=sc.view_alt_deg,
             enu_from_icrs=tuple(float(x) for x in np.asarray(sky.enu_from_icrs).ravel()),
             beta_icrs=tuple(float(x) for x in sky.beta_icrs),
             years_since_epoch=float(sky.years_since_epoch), sun_alt_deg=float(sky.sun_alt_deg),
             blackout=sc.blackout, layers=sc.layers, bodies=bodies, language=sc.language,
         )
+
+    # ------------------------------------------------------------ operator commands
+    # Each takes effect at the next frame, so the frame being rendered never changes under it.
+
+    def _next_frame(self) -> int:
+        return self.barrier.frame + 1
+
+    def set_rate(self, rate: float) -> None:
+        """Sim seconds per second from the next frame: 0 pauses, negative runs backwards."""
+        self.clock = self.clock.set_rate(self._next_frame(), rate)
+        self._edge_logged = False
+
+    def jump(self, utc: datetime) -> None:
+        """Show ``utc`` from the next frame on (TimeRangeError outside the ephemeris)."""
+        self.clock = self.clock.jump(self._next_frame(), utc)
+        self._edge_logged = False
+
+    def travel(self, latitude_deg: float, longitude_deg: float, elevation_m: float = 0.0) -> None:
+        """Move the observer to another place on Earth from the next frame on."""
+        if not (-90.0 <= latitude_deg <= 90.0 and -180.0 <= longitude_deg <= 180.0):
+            raise ValueError(f"travel to ({latitude_deg}, {longitude_deg}): latitude must be in "
+                             "[-90, 90] and longitude in [-180, 180] degrees")
+        self.site = (float(latitude_deg), float(longitude_deg), float(elevation_m))
 
     # ------------------------------------------------------------ messages
 

@@ -39,6 +39,8 @@ def test_the_installed_command_exists():
     (["run", "--frames", "0"], "0: must be at least 1"),
     (["run", "--time", "yesterday"], "--time 'yesterday': not an ISO 8601 time"),
     (["run", "--igs", "1,x"], "--igs '1,x': write IG ids like 1,2,3"),
+    (["run", "--rate", "3e7"], "--rate '3e7': rate = 3e+07: must be within +-1e+07"),
+    (["run", "--time", "1850-01-01T00:00:00Z"], "outside the ephemeris (JPL DE421)"),
     (["node", "--ig", "99", "--headless"], "no [[ig]] with id = 99"),
 ])
 def test_bad_arguments_are_explained(args, message):
