@@ -76,3 +76,16 @@ def tmp_failures(request) -> Callable[[str, np.ndarray, np.ndarray], Path]:
         return FAILURES_DIR
 
     return save
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Make any attempt to open a network connection fail the test loudly."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"tried to open a network connection: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
