@@ -58,12 +58,48 @@ def _normalize(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v, axis=-1, keepdims=True)
 
 
+# 2 G M_sun / c^2 in au: the scale of the Sun's gravitational light deflection
+# (IERS Conventions 2010, eq. 7.1; GM_sun = 1.32712440041e20 m^3 s^-2, 1 au = 1.495978707e11 m).
+SUN_DEFLECTION_AU = 2.0 * 1.32712440041e20 / 299792458.0**2 / 1.495978707e11
+
+
+def deflect_by_sun(u: np.ndarray, sun_icrs: np.ndarray, sun_distance_au: float) -> np.ndarray:
+    """Gravitational light deflection by the Sun for stars at infinity.
+
+    u (N, 3) unit star directions; sun_icrs (3,) unit direction observer -> Sun;
+    sun_distance_au the observer-Sun distance. With e the unit vector Sun ->
+    observer and g = 2GM/(c^2 E):  u' = u + g / (1 + u.e) * (e - (u.e) u)
+    (Klioner 2003; the star-at-infinity form of Skyfield's ``add_deflection``).
+    4 mas at 90 deg from the Sun, 1.75" at its limb. Returns (N, 3) unit vectors.
+    """
+    e = -np.asarray(sun_icrs, dtype=np.float64)
+    e = e / np.linalg.norm(e)
+    g = SUN_DEFLECTION_AU / float(sun_distance_au)
+    ue = u @ e
+    # Directly behind the Sun's centre the formula diverges; such a star is hidden by the disc.
+    scale = g / np.maximum(1.0 + ue, 1e-12)
+    return _normalize(u + scale[..., None] * (e[None, :] - ue[..., None] * u))
+
+
+def sun_in_icrs(bodies, enu_from_icrs: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """(unit ICRS direction observer -> Sun, distance au) from a frame's bodies, or None.
+
+    ``bodies``: objects with ``name``, ``enu (3,)`` and ``distance_au`` (BodyState, BodyView).
+    """
+    for b in bodies:
+        if b.name == "Sun":
+            return np.asarray(enu_from_icrs, dtype=np.float64).T @ np.asarray(b.enu, dtype=np.float64), \
+                float(b.distance_au)
+    return None
+
+
 def star_directions(
     icrs_xyz: np.ndarray,
     pm_xyz_rad_per_yr: np.ndarray,
     years_since_epoch: float,
     beta_icrs: np.ndarray,
     enu_from_icrs: np.ndarray,
+    sun: tuple[np.ndarray, float] | None = None,
 ) -> np.ndarray:
     """Apparent (unrefracted) star directions in the horizontal frame.
 
@@ -71,13 +107,18 @@ def star_directions(
     (N, 3) tangential velocities of those unit vectors (rad per Julian year);
     years_since_epoch: Julian years (TT) since the catalogue epoch; beta_icrs
     (3,) the observer's barycentric velocity over c, ICRS axes;
-    enu_from_icrs (3, 3) rotation ICRS -> East-North-Up.
-    Returns (N, 3) ENU unit vectors.
+    enu_from_icrs (3, 3) rotation ICRS -> East-North-Up; sun: optionally
+    (unit ICRS direction to the Sun, its distance in au) from
+    :func:`sun_in_icrs`, to apply the Sun's light deflection.
+    Returns (N, 3) ENU unit vectors. Order as Skyfield's apparent():
+    proper motion, deflection, aberration, rotation.
     """
     u0 = np.asarray(icrs_xyz, dtype=np.float64)
     pm = np.asarray(pm_xyz_rad_per_yr, dtype=np.float64)
     beta = np.asarray(beta_icrs, dtype=np.float64)
     u = _normalize(u0 + years_since_epoch * pm)
+    if sun is not None:
+        u = deflect_by_sun(u, *sun)
     u = _normalize(u + beta - (u @ beta)[..., None] * u)
     return u @ np.asarray(enu_from_icrs, dtype=np.float64).T
 

@@ -37,6 +37,7 @@ from typing import Any
 import moderngl
 import numpy as np
 
+from domectl.astro import SUN_DEFLECTION_AU, sun_in_icrs
 from domectl.errors import RenderError
 from render.context import check_gl, release_framebuffers
 from render.image import read_rgb
@@ -146,6 +147,8 @@ class SkyParams:
     refraction: refract the stars, which then needs ``enu_from_icrs (3, 3)``
     (and ``dome_from_icrs`` must equal ``dome_from_enu @ enu_from_icrs``);
     temperature_C and pressure_mbar as in ``domectl.astro.refraction_deg``.
+    sun: (unit ICRS direction to the Sun, distance in au) for the Sun's light
+    deflection (``domectl.astro.sun_in_icrs``); None leaves it out.
     """
 
     dome_from_icrs: np.ndarray
@@ -157,6 +160,7 @@ class SkyParams:
     enu_from_icrs: np.ndarray | None = None
     temperature_C: float = 10.0
     pressure_mbar: float = 1010.0
+    sun: tuple[np.ndarray, float] | None = None
 
     @classmethod
     def from_sample(
@@ -176,6 +180,7 @@ class SkyParams:
             enu_from_icrs=enu_from_icrs,
             temperature_C=temperature_C,
             pressure_mbar=pressure_mbar,
+            sun=sun_in_icrs(sample.bodies, enu_from_icrs),
         )
 
 
@@ -300,6 +305,12 @@ class SkyRenderer:
             prog["u_refraction_scale"].value = 0.28 * float(params.pressure_mbar) / (float(params.temperature_C) + 273.0)
         prog["u_refract"].value = bool(params.refraction)
         prog["u_beta"].value = tuple(float(x) for x in params.beta_icrs)
+        if params.sun is not None:
+            sun_icrs, sun_distance_au = params.sun
+            prog["u_sun_e"].value = tuple(-float(x) for x in sun_icrs / np.linalg.norm(sun_icrs))
+            prog["u_deflection"].value = SUN_DEFLECTION_AU / float(sun_distance_au)
+        else:
+            prog["u_deflection"].value = 0.0
         prog["u_years"].value = float(params.years_since_epoch)
         prog["u_rect"].value = rect
         prog["u_size_px"].value = size

@@ -364,3 +364,34 @@ def test_previews_show_fewer_stars_and_the_full_dome_all_of_them():
     preview = look_for_density(6.5, 640 / 180.0)["limiting_mag"]
     assert 4.5 < preview < 5.5
     assert look_for_density(6.5, 2048 / 180.0)["limiting_mag"] > preview
+
+
+def test_light_deflection_by_the_sun_matches_the_numpy_twin(gl_ctx):
+    """The shader bends starlight round the Sun exactly as domectl.astro does.
+
+    The real bend (4 mas to 1.75") is far below a pixel, so the Sun is put at
+    1e-5 au: the same formula then bends stars 10-40 deg away by tens of pixels.
+    """
+    from domectl import astro
+
+    size = 2048
+    enu_from_icrs = a_rotation()
+    dome_from_icrs = dome_from_enu(180.0, 0.0, 0.0) @ enu_from_icrs
+    sun_dome = np.array([0.3, -0.2, 0.93])
+    sun_dome /= np.linalg.norm(sun_dome)
+    sun_icrs = sun_dome @ dome_from_icrs
+    dome_dirs = well_separated_dome_dirs()
+    elongation = np.degrees(np.arccos(dome_dirs @ sun_dome))
+    dome_dirs = dome_dirs[(elongation > 10.0) & (elongation < 60.0)]
+    u0 = dome_dirs @ dome_from_icrs
+    cat = catalog(u0, np.full(len(u0), 2.0))
+    sun = (sun_icrs, 1e-5)
+    params = SkyParams(dome_from_icrs=dome_from_icrs, sun=sun)
+    image = linear(render_domemaster(gl_ctx, cat, params, size))
+
+    twin = astro.star_directions(u0, np.zeros_like(u0), 0.0, np.zeros(3), np.eye(3), sun=sun)
+    predicted = uv_to_pixel(fisheye_uv(twin @ dome_from_icrs.T), size)
+    measured = np.array([centroid(image, c, r) for c, r in predicted])
+    assert np.hypot(*(measured - predicted).T).max() <= CENTROID_TOLERANCE_PX
+    straight = uv_to_pixel(fisheye_uv(u0 @ dome_from_icrs.T), size)
+    assert np.hypot(*(measured - straight).T).min() > 2 * CENTROID_TOLERANCE_PX   # the bend is really there

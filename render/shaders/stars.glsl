@@ -17,6 +17,8 @@ uniform mat3 u_enu_from_icrs;
 uniform mat3 u_dome_from_enu;
 uniform float u_refraction_scale;  // 0.28 P_mbar / (T_C + 273)
 uniform vec3 u_beta;            // observer velocity / c, ICRS
+uniform vec3 u_sun_e;           // unit vector Sun -> observer, ICRS
+uniform float u_deflection;     // 2GM/(c^2 E) of the Sun at the observer's distance E; 0: none
 uniform float u_years;          // Julian years since the catalogue epoch
 uniform vec4 u_rect;            // (u0, v0, u1, v1) of the domemaster drawn
 uniform vec2 u_size_px;         // render target size
@@ -39,6 +41,8 @@ flat out float v_radius_px;     // PSF truncation radius
 void main() {
     // Keep this order and these exact formulas: the numpy twin does the same.
     vec3 u = normalize(in_icrs + u_years * in_pm);
+    float ue = dot(u, u_sun_e);
+    u = normalize(u + u_deflection / max(1.0 + ue, 1e-7) * (u_sun_e - ue * u));
     u = normalize(u + u_beta - dot(u, u_beta) * u);
     vec3 d = u_refract ? u_dome_from_enu * refract_enu(u_enu_from_icrs * u, u_refraction_scale)
                        : u_dome_from_icrs * u;
