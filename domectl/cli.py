@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time", default=None, help="UTC start time, ISO 8601 (default: now)")
     p.add_argument("--rate", type=_rate, default=1.0,
                    help="sim seconds per show second, -1e7..1e7; negative runs backwards, 0 pauses (default: 1)")
+    p.add_argument("--refraction", action="store_true",
+                   help="apply atmospheric refraction (10 C, the standard pressure at the site's elevation)")
     p.add_argument("--live", action="store_true",
                    help="pace frames at the hall's fps with its swap deadline instead of lockstep")
     p.add_argument("--igs", default=None, help="only these IG ids, e.g. 1,3,5 (default: all)")
@@ -95,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=_rate, default=1.0,
                    help="sim seconds per show second, -1e7..1e7; negative runs backwards, 0 pauses (default: 1)")
     p.add_argument("--lockstep", action="store_true", help="wait for every node each frame (offline)")
+    p.add_argument("--refraction", action="store_true", help="apply atmospheric refraction")
     p.add_argument("--join-timeout", type=float, default=30.0, help="seconds to wait for IGs to join")
 
     p = sub.add_parser("node", help="run one image generator (IG)",
@@ -164,6 +167,7 @@ def cmd_run(args) -> int:
             hall.ig(i)
     report = run_embedded(hall, frames=args.frames, scale=args.scale, out_dir=args.out,
                           start_utc=args.time or parse_utc(None), rate=args.rate, lockstep=not args.live,
+                          refraction=args.refraction,
                           headless=args.headless, igs=igs)
     return 0 if report["ok"] else 1
 
@@ -178,7 +182,8 @@ def cmd_master(args) -> int:
     link = MasterLink("*" if hall.master.host != "127.0.0.1" else "127.0.0.1",
                       hall.master.frame_port, hall.master.control_port)
     scene = Scene(start_utc=args.time or parse_utc(None), rate=args.rate,
-                  view_az_deg=hall.dome.front_az_deg, language=hall.default_language)
+                  view_az_deg=hall.dome.front_az_deg, language=hall.default_language,
+                  refraction=args.refraction)
     master = Master(hall, link, CachedEphemeris(Ephemeris()), scene)
     print(f"master: frames on {link.frame_endpoint}, control on {link.control_endpoint}", flush=True)
     joined = master.wait_for_nodes(args.join_timeout,

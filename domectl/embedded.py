@@ -95,7 +95,7 @@ def reconstruct_dome(hall: Hall, scale: float, out_dir: Path, size_px: int) -> n
 
 
 def run_embedded(hall: Hall, *, frames: int, scale: float, out_dir: Path, start_utc: datetime,
-                 rate: float = 1.0, lockstep: bool = True, headless: bool = True,
+                 rate: float = 1.0, lockstep: bool = True, headless: bool = True, refraction: bool = False,
                  igs: tuple[int, ...] | None = None) -> dict:
     from domectl.ephemeris import CachedEphemeris, Ephemeris
     from render.image import save_png
@@ -108,7 +108,7 @@ def run_embedded(hall: Hall, *, frames: int, scale: float, out_dir: Path, start_
     t_begin = time.monotonic()
     link = MasterLink("127.0.0.1", "*", "*")
     scene = Scene(start_utc=start_utc, rate=rate, view_az_deg=hall.dome.front_az_deg,
-                  language=hall.default_language)
+                  language=hall.default_language, refraction=refraction)
     master = Master(hall, link, CachedEphemeris(Ephemeris()), scene, igs=igs,
                     liveness_s=LOCKSTEP_LIVENESS_S if lockstep else None)
     _say(f"{hall.name}: {len(igs)} IGs at scale {scale:g}, {frames} frames from "

@@ -7,7 +7,7 @@ versioned, little-endian, never pickle:
     header   "<4sHI"    magic b"DFS1", FORMAT_VERSION, total length in bytes
     core     CORE       frame, deadline_ns, show_time_s, tt_jd, site (lat, lon, elev),
                         view (az, alt, zoom), enu_from_icrs (9, row-major), beta_icrs (3),
-                        years_since_epoch, sun_alt_deg, flags
+                        years_since_epoch, sun_alt_deg, temperature_C, pressure_mbar, flags
     layers   u8 count, then per layer: u8 name length, UTF-8 name, f32 opacity
     bodies   u8 count, then per body: u8 name length, UTF-8 name, BODY
     language 2 ASCII bytes
@@ -28,7 +28,7 @@ FORMAT_VERSION = 1
 MAX_ENCODED_BYTES = 64 * 1024
 
 _HEADER = struct.Struct("<4sHI")
-_CORE = struct.Struct("<Qqdd3d3d9d3dddI")
+_CORE = struct.Struct("<Qqdd3d3d9d3dddddI")
 _BODY = struct.Struct("<3d6d")
 _OPACITY = struct.Struct("<f")
 
@@ -70,6 +70,8 @@ class FrameState:
     beta_icrs: tuple[float, float, float] = (0.0, 0.0, 0.0)  # observer velocity / c
     years_since_epoch: float = 0.0       # Julian years since the star catalogue epoch
     sun_alt_deg: float = -90.0
+    temperature_C: float = 10.0          # for refraction
+    pressure_mbar: float = 1010.0
     blackout: bool = False
     refraction: bool = False
     layers: tuple[tuple[str, float], ...] = ()
@@ -101,7 +103,7 @@ def encode_frame(state: FrameState) -> bytes:
     flags = (FLAG_BLACKOUT if state.blackout else 0) | (FLAG_REFRACTION if state.refraction else 0)
     numbers = (state.show_time_s, state.tt_jd, state.latitude_deg, state.longitude_deg, state.elevation_m,
                state.view_az_deg, state.view_alt_deg, state.zoom, *state.enu_from_icrs, *state.beta_icrs,
-               state.years_since_epoch, state.sun_alt_deg,
+               state.years_since_epoch, state.sun_alt_deg, state.temperature_C, state.pressure_mbar,
                *(x for b in state.bodies for x in (*b.enu, b.distance_au, b.mag, b.angular_diameter_deg,
                                                    b.illuminated_fraction, b.phase_angle_deg,
                                                    b.limb_angle_deg)))
@@ -114,7 +116,8 @@ def encode_frame(state: FrameState) -> bytes:
             state.latitude_deg, state.longitude_deg, state.elevation_m,
             state.view_az_deg, state.view_alt_deg, state.zoom,
             *state.enu_from_icrs, *state.beta_icrs,
-            state.years_since_epoch, state.sun_alt_deg, flags)]
+            state.years_since_epoch, state.sun_alt_deg, state.temperature_C, state.pressure_mbar,
+            flags)]
     except struct.error as e:
         raise LocalError(f"FrameState frame {state.frame}: cannot encode: {e}") from None
     parts.append(bytes([len(state.layers)]))
@@ -177,8 +180,8 @@ def decode_frame(data: bytes) -> FrameState:
     (frame, deadline_ns, show_time_s, tt_jd, lat, lon, elev, view_az, view_alt, zoom) = core[:10]
     enu_from_icrs = tuple(core[10:19])
     beta = tuple(core[19:22])
-    years, sun_alt, flags = core[22:25]
-    if not all(math.isfinite(x) for x in core[2:24]):
+    years, sun_alt, temperature_C, pressure_mbar, flags = core[22:27]
+    if not all(math.isfinite(x) for x in core[2:26]):
         raise PeerError(f"FrameState {frame}: non-finite number in the core fields")
     layers = []
     for _ in range(r.take(1)[0]):
@@ -207,7 +210,8 @@ def decode_frame(data: bytes) -> FrameState:
         frame=frame, deadline_ns=deadline_ns, show_time_s=show_time_s, tt_jd=tt_jd,
         latitude_deg=lat, longitude_deg=lon, elevation_m=elev, view_az_deg=view_az,
         view_alt_deg=view_alt, zoom=zoom, enu_from_icrs=enu_from_icrs, beta_icrs=beta,
-        years_since_epoch=years, sun_alt_deg=sun_alt, blackout=bool(flags & FLAG_BLACKOUT),
+        years_since_epoch=years, sun_alt_deg=sun_alt, temperature_C=temperature_C,
+        pressure_mbar=pressure_mbar, blackout=bool(flags & FLAG_BLACKOUT),
         refraction=bool(flags & FLAG_REFRACTION), layers=tuple(layers), bodies=tuple(bodies),
         language=lang,
     )

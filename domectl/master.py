@@ -29,6 +29,7 @@ from typing import Callable
 
 import numpy as np
 
+from domectl.astro import standard_pressure_mbar
 from domectl.config import Hall
 from domectl.errors import PeerError
 from domectl.frame import BodyView, FrameState
@@ -65,6 +66,9 @@ class Scene:
     layers: tuple[tuple[str, float], ...] = DEFAULT_LAYERS
     language: str = "en"
     blackout: bool = False
+    refraction: bool = False
+    temperature_C: float = 10.0
+    pressure_mbar: float | None = None   # None: the standard pressure at the site's elevation
 
 
 @dataclass
@@ -146,7 +150,11 @@ class Master:
             enu_from_icrs=tuple(float(x) for x in np.asarray(sky.enu_from_icrs).ravel()),
             beta_icrs=tuple(float(x) for x in sky.beta_icrs),
             years_since_epoch=float(sky.years_since_epoch), sun_alt_deg=float(sky.sun_alt_deg),
-            blackout=sc.blackout, layers=sc.layers, bodies=bodies, language=sc.language,
+            temperature_C=sc.temperature_C,
+            pressure_mbar=sc.pressure_mbar if sc.pressure_mbar is not None
+            else standard_pressure_mbar(elevation_m),
+            blackout=sc.blackout, refraction=sc.refraction, layers=sc.layers, bodies=bodies,
+            language=sc.language,
         )
 
     # ------------------------------------------------------------ operator commands

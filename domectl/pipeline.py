@@ -11,7 +11,7 @@ import numpy as np
 
 from domectl.config import Hall
 from domectl.frame import FrameState
-from domectl.astro import standard_pressure_mbar, sun_in_icrs
+from domectl.astro import sun_in_icrs
 from domectl.hallwarp import dome_model, eye_m, projector_models
 from domectl.projection import dome_from_enu
 from render.sky import SkyParams, SkyRenderer, look_for_density
@@ -74,7 +74,7 @@ class IGPipeline:
                          beta_icrs=np.asarray(state.beta_icrs, dtype=np.float64),
                          years_since_epoch=state.years_since_epoch, dome_from_enu=dome_from,
                          bodies=state.bodies, refraction=state.refraction, enu_from_icrs=enu_from_icrs,
-                         pressure_mbar=standard_pressure_mbar(state.elevation_m),
+                         temperature_C=state.temperature_C, pressure_mbar=state.pressure_mbar,
                          sun=sun_in_icrs(state.bodies, enu_from_icrs))
 
     def render(self, state: FrameState) -> np.ndarray:

@@ -61,3 +61,19 @@ def test_master_commands_match_skyfield_for_the_new_time_and_place():
     master.set_rate(-600.0)
     later = master.frame_state(70)           # one second at 60 fps, backwards
     assert later.tt_jd == pytest.approx(state.tt_jd - 600 / 86400, abs=1e-9)
+
+
+def test_refraction_is_carried_per_frame_with_temperature_and_pressure():
+    import types
+    from domectl.astro import standard_pressure_mbar
+    from domectl.config import load_hall
+    from domectl.ephemeris import CachedEphemeris, Ephemeris
+    from domectl.frame import decode_frame, encode_frame
+    from domectl.master import Master, Scene
+
+    hall = load_hall()
+    master = Master(hall, types.SimpleNamespace(), CachedEphemeris(Ephemeris()),
+                    Scene(start_utc=T0, refraction=True, temperature_C=-5.0))
+    state = decode_frame(encode_frame(master.frame_state(0)))
+    assert state.refraction and state.temperature_C == -5.0
+    assert state.pressure_mbar == pytest.approx(standard_pressure_mbar(hall.site.elevation_m))
