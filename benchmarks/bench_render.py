@@ -17,7 +17,7 @@ import pytest
 
 from domectl.projection import dome_from_enu, rot_x, rot_z
 from render.context import create_context
-from render.sky import SkyParams, SkyRenderer
+from render.sky import SkyParams, SkyRenderer, StarLook
 from render.warp_pass import WarpPass
 
 
@@ -63,7 +63,7 @@ def sky_params() -> SkyParams:
     ids=["1024", "2048", "4096", "2048-all-stars", "slice-4096x2160"],
 )
 def test_stars(benchmark, ctx, stars, size_px, rect_uv, limiting_mag):
-    renderer = SkyRenderer(ctx, stars, limiting_mag=limiting_mag)
+    renderer = SkyRenderer(ctx, stars, look=StarLook(limiting_mag=limiting_mag))
     params = sky_params()
 
     def frame():

@@ -7,6 +7,8 @@ mask, GL programs and buffers); :meth:`IGPipeline.render` then turns each
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from domectl.config import Hall
@@ -62,8 +64,8 @@ class IGPipeline:
         dome_px_per_deg = hall.render.domemaster_px * scale / 180.0
         slice_px_per_deg = self.slice_size[0] / ((self.rect_uv[2] - self.rect_uv[0]) * 180.0)
         look = look_for_density(hall.render.limiting_mag, dome_px_per_deg)
-        look["sigma0_px"] *= slice_px_per_deg / dome_px_per_deg
-        self.sky = SkyRenderer(ctx, catalog, **look)
+        look = replace(look, sigma0_px=look.sigma0_px * slice_px_per_deg / dome_px_per_deg)
+        self.sky = SkyRenderer(ctx, catalog, look=look)
         self.warp = WarpPass(ctx, self.mesh.pixel_xy, self.mesh.uv, self.mesh.valid, self.blend,
                              gamma=self.projector.gamma, out_size=(w, h), cut=springline_cut_deg(dome, self.mesh))
 

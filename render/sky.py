@@ -73,7 +73,7 @@ REFERENCE_PX_PER_DEG = 10240 / 180.0
 PREVIEW_MAG_PER_DECADE = 1.25
 
 
-def look_for_density(limiting_mag: float, px_per_deg: float) -> dict[str, float]:
+def look_for_density(limiting_mag: float, px_per_deg: float) -> "StarLook":
     """SkyRenderer settings for a rendering with ``px_per_deg`` pixels per degree.
 
     At or above the reference density the hall's own limit; below it a lower
@@ -82,12 +82,8 @@ def look_for_density(limiting_mag: float, px_per_deg: float) -> dict[str, float]
     640 px domemaster of the sky over Wizernes).
     """
     deficit = max(0.0, np.log10(REFERENCE_PX_PER_DEG / max(px_per_deg, 1e-6)))
-    return {
-        "limiting_mag": limiting_mag - PREVIEW_MAG_PER_DECADE * deficit,
-        "faint_peak": 0.03,
-        "size_exponent": 0.5,
-        "sigma0_px": 0.7,
-    }
+    return StarLook(limiting_mag=limiting_mag - PREVIEW_MAG_PER_DECADE * deficit, faint_peak=0.03,
+                    size_exponent=0.5, sigma0_px=0.7)
 
 
 def bv_to_temperature_k(bv: np.ndarray) -> np.ndarray:
@@ -117,22 +113,33 @@ def bv_to_rgb_linear(bv: np.ndarray, saturation: float = 0.6, gamma: float = 2.2
     return rgb.astype(np.float32)
 
 
-def star_psf(
-    mag: np.ndarray,
-    limiting_mag: float = 6.5,
-    brightness: float = 1.0,
-    contrast: float = 1.0,
-    faint_peak: float = 0.05,
-    sigma0_px: float = 0.6,
-    size_exponent: float = 0.25,
-) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class StarLook:
+    """The photometric model's settings (module docstring): one record for the
+    shader's uniforms, its numpy twin :func:`star_psf`, and planets drawn as points.
+
+    limiting_mag: faintest magnitude drawn; brightness, contrast: global
+    gain and gamma on flux; faint_peak: linear peak of a star at the limit;
+    sigma0_px, size_exponent: Gaussian width of a faint star and its growth
+    with brightness.
+    """
+
+    limiting_mag: float = 6.5
+    brightness: float = 1.0
+    contrast: float = 1.0
+    faint_peak: float = 0.05
+    sigma0_px: float = 0.6
+    size_exponent: float = 0.25
+
+
+def star_psf(mag: np.ndarray, look: StarLook = StarLook()) -> tuple[np.ndarray, np.ndarray]:
     """Magnitudes -> (linear peak intensity, Gaussian sigma in px), (N,) -> (N,), (N,).
 
     Numpy twin of the photometry in ``stars.glsl``.
     """
-    flux = 10.0 ** (-0.4 * (np.asarray(mag, dtype=np.float64) - limiting_mag))
-    intensity = brightness * faint_peak * flux**contrast
-    return np.minimum(intensity, 1.0), sigma0_px * np.maximum(intensity, 1.0) ** size_exponent
+    flux = 10.0 ** (-0.4 * (np.asarray(mag, dtype=np.float64) - look.limiting_mag))
+    intensity = look.brightness * look.faint_peak * flux**look.contrast
+    return np.minimum(intensity, 1.0), look.sigma0_px * np.maximum(intensity, 1.0) ** look.size_exponent
 
 
 @dataclass(frozen=True)
@@ -193,9 +200,9 @@ class SkyRenderer:
     """Draws the sky layer of one node; the star buffer is uploaded once.
 
     ``catalog`` is a StarCatalog (``icrs_xyz (N,3)``, ``pm_xyz_rad_per_yr
-    (N,3)``, ``mag (N,)``, ``bv (N,)``). The photometric settings are plain
-    attributes, read at every :meth:`render`, so the operator may change them
-    live.
+    (N,3)``, ``mag (N,)``, ``bv (N,)``). ``look`` (a :class:`StarLook`) is
+    read at every :meth:`render`, so the operator may change it live:
+    ``renderer.look = dataclasses.replace(renderer.look, brightness=1.2)``.
     """
 
     def __init__(
@@ -203,12 +210,7 @@ class SkyRenderer:
         ctx: moderngl.Context,
         catalog: Any,
         *,
-        limiting_mag: float = 6.5,
-        brightness: float = 1.0,
-        contrast: float = 1.0,
-        faint_peak: float = 0.05,
-        sigma0_px: float = 0.6,
-        size_exponent: float = 0.25,
+        look: StarLook = StarLook(),
         max_point_px: float = 32.0,
         max_body_px: float = 256.0,
         min_moon_radius_px: float = 3.0,
@@ -216,12 +218,7 @@ class SkyRenderer:
         gamma: float = 2.2,
     ) -> None:
         self.ctx = ctx
-        self.limiting_mag = limiting_mag
-        self.brightness = brightness
-        self.contrast = contrast
-        self.faint_peak = faint_peak
-        self.sigma0_px = sigma0_px
-        self.size_exponent = size_exponent
+        self.look = look
         # The driver's largest point sprite (llvmpipe: 255 px) bounds the PSF.
         self.max_point_px = min(float(max_point_px), float(ctx.info["GL_POINT_SIZE_RANGE"][1]))
         self.max_body_px = max_body_px
@@ -318,12 +315,12 @@ class SkyRenderer:
         prog["u_margin_px"].value = float(margin)
         ctx.viewport = (-margin, -margin, int(size_px[0]) + 2 * margin, int(size_px[1]) + 2 * margin)
         for name, value in (
-            ("u_limiting_mag", self.limiting_mag),
-            ("u_brightness", self.brightness),
-            ("u_contrast", self.contrast),
-            ("u_faint_peak", self.faint_peak),
-            ("u_sigma0_px", self.sigma0_px),
-            ("u_size_exponent", self.size_exponent),
+            ("u_limiting_mag", self.look.limiting_mag),
+            ("u_brightness", self.look.brightness),
+            ("u_contrast", self.look.contrast),
+            ("u_faint_peak", self.look.faint_peak),
+            ("u_sigma0_px", self.look.sigma0_px),
+            ("u_size_exponent", self.look.size_exponent),
             ("u_max_point_px", self.max_point_px),
             ("u_rim_margin", RIM_MARGIN_R),
             ("u_gamma", self.gamma),
@@ -376,15 +373,7 @@ class SkyRenderer:
                 radius_px = max(radius_px, self.min_moon_radius_px)
             elif radius_px < 1.5:
                 # Too small for a disc: a point, as bright as a star of its magnitude.
-                peak_a, sigma_a = star_psf(
-                    np.array([float(body.mag)]),
-                    self.limiting_mag,
-                    self.brightness,
-                    self.contrast,
-                    self.faint_peak,
-                    self.sigma0_px,
-                    self.size_exponent,
-                )
+                peak_a, sigma_a = star_psf(np.array([float(body.mag)]), self.look)
                 peak, sigma = float(peak_a[0]), min(float(sigma_a[0]), self.max_point_px / 6.0)
                 radius_px = 0.0
             data[count, 0:3] = np.asarray(body.enu, dtype=np.float64)
@@ -418,12 +407,13 @@ class SkyRenderer:
             obj.release()
 
 
-def render_domemaster(ctx: moderngl.Context, catalog: Any, params: SkyParams, size_px: int, **look: Any) -> np.ndarray:
+def render_domemaster(ctx: moderngl.Context, catalog: Any, params: SkyParams, size_px: int,
+                      **settings: Any) -> np.ndarray:
     """Render the whole domemaster: (S, S, 3) uint8, top row first, ready for PNG.
 
-    ``look`` are :class:`SkyRenderer` keyword settings (limiting_mag, ...).
+    ``settings`` are :class:`SkyRenderer` keyword settings (``look=StarLook(...)``, ...).
     """
-    renderer = SkyRenderer(ctx, catalog, **look)
+    renderer = SkyRenderer(ctx, catalog, **settings)
     try:
         renderer.render(params, (0.0, 0.0, 1.0, 1.0), (int(size_px), int(size_px)))
         return renderer.read_rgb().copy()

@@ -9,26 +9,19 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from domectl.astro import star_directions  # the numpy twin of the star shader
 from domectl.errors import RenderError
 from domectl.projection import altaz_to_enu, dome_from_enu, fisheye_uv, rot_x, rot_z, uv_to_pixel
 from render.image import load_png, save_png
 from render.sky import (
     SkyParams,
     SkyRenderer,
+    StarLook,
     bv_to_rgb_linear,
     bv_to_temperature_k,
     render_domemaster,
     star_psf,
 )
-
-try:  # the numpy twin of the star shader (domectl.astro); the formula is repeated below if absent
-    from domectl.astro import star_directions
-except ImportError:  # pragma: no cover
-    def star_directions(icrs_xyz, pm_xyz_rad_per_yr, years_since_epoch, beta_icrs, enu_from_icrs):
-        normalize = lambda v: v / np.linalg.norm(v, axis=-1, keepdims=True)  # noqa: E731
-        u = normalize(icrs_xyz + years_since_epoch * pm_xyz_rad_per_yr)
-        u = normalize(u + beta_icrs - (u @ beta_icrs)[:, None] * u)
-        return u @ np.asarray(enu_from_icrs).T
 
 GAMMA = 2.2
 #: The brief's bound on a star's rendered centroid vs the twin's position.
@@ -240,7 +233,7 @@ def test_limiting_magnitude_and_dome_rim_cull(gl_ctx):
     brightness = lambda img: [linear(img)[int(round(r)) - 2 : int(round(r)) + 3, int(round(c)) - 2 : int(round(c)) + 3].sum() for c, r in pixels]  # noqa: E731
     seen = np.array(brightness(render_domemaster(gl_ctx, cat, SkyParams(dome_from_icrs=np.eye(3)), 256))) > 0.01
     assert seen.tolist() == [True, False, True, False]  # 6.6 > limit 6.5; alt -1 deg is below the rim
-    deeper = render_domemaster(gl_ctx, cat, SkyParams(dome_from_icrs=np.eye(3)), 256, limiting_mag=7.0)
+    deeper = render_domemaster(gl_ctx, cat, SkyParams(dome_from_icrs=np.eye(3)), 256, look=StarLook(limiting_mag=7.0))
     assert (np.array(brightness(deeper)) > 0.01).tolist() == [True, True, True, False]
 
 
@@ -343,7 +336,7 @@ def test_real_catalogue_bright_stars_land_where_the_twin_says(gl_ctx):
     everything = linear(render_domemaster(gl_ctx, stars, params, size))
     assert (everything > 0.01).mean() > 0.02  # thousands of fainter stars
     # Only the bright stars, so that no faint neighbour shifts a centroid.
-    lit = linear(render_domemaster(gl_ctx, stars, params, size, limiting_mag=3.5))
+    lit = linear(render_domemaster(gl_ctx, stars, params, size, look=StarLook(limiting_mag=3.5)))
     bright = np.flatnonzero(stars.mag < 3.0)
     dirs = star_directions(stars.icrs_xyz[bright], stars.pm_xyz_rad_per_yr[bright], 35.0, beta, enu_from_icrs)
     up = dirs[:, 2] > 0.2
@@ -359,11 +352,11 @@ def test_previews_show_fewer_stars_and_the_full_dome_all_of_them():
     from render.sky import REFERENCE_PX_PER_DEG, look_for_density
 
     full = look_for_density(6.5, REFERENCE_PX_PER_DEG)
-    assert full["limiting_mag"] == 6.5
-    assert look_for_density(6.5, 2 * REFERENCE_PX_PER_DEG)["limiting_mag"] == 6.5
-    preview = look_for_density(6.5, 640 / 180.0)["limiting_mag"]
+    assert full.limiting_mag == 6.5
+    assert look_for_density(6.5, 2 * REFERENCE_PX_PER_DEG).limiting_mag == 6.5
+    preview = look_for_density(6.5, 640 / 180.0).limiting_mag
     assert 4.5 < preview < 5.5
-    assert look_for_density(6.5, 2048 / 180.0)["limiting_mag"] > preview
+    assert look_for_density(6.5, 2048 / 180.0).limiting_mag > preview
 
 
 def test_light_deflection_by_the_sun_matches_the_numpy_twin(gl_ctx):
