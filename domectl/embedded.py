@@ -23,6 +23,7 @@ import numpy as np
 from domectl.config import Hall
 from domectl.hallwarp import dome_model, eye_m, projector_models
 from domectl.master import LOCKSTEP_LIVENESS_S, Master, Scene
+from domectl.runner import die_with_parent
 from domectl.transport import MasterLink
 
 log = logging.getLogger("domectl.run")
@@ -49,7 +50,6 @@ def spawn_nodes(hall: Hall, igs, link: MasterLink, scale: float, out_dir: Path, 
                "--exit-with-master"]
         if headless:
             cmd.append("--headless")
-        from domectl.runner import die_with_parent
         procs[ig] = subprocess.Popen(cmd, env=env, preexec_fn=die_with_parent)
     return procs
 

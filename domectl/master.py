@@ -187,17 +187,17 @@ class Master:
         for identity, parts in self.link.receive(timeout_ms):
             now = self.clock_ns()
             if len(parts) != 1:
-                self.barrier._reject("malformed")
+                self.barrier.reject("malformed")
                 continue
             try:
                 msg = decode(parts[0])
             except PeerError as e:
-                self.barrier._reject("malformed")
+                self.barrier.reject("malformed")
                 log.debug("dropped a malformed message from %r: %s", identity, e)
                 continue
             sender = getattr(msg, "ig", getattr(msg, "sender", None))
             if sender is None or identity != f"ig{sender:02d}".encode():
-                self.barrier._reject("identity_mismatch")
+                self.barrier.reject("identity_mismatch")
                 continue
             if isinstance(msg, Ready):
                 if self.barrier.ready(msg, now):
@@ -212,7 +212,7 @@ class Master:
                 self.barrier.bye(msg.sender)
                 log.info("ig%02d said bye", msg.sender)
             else:
-                self.barrier._reject("unexpected_type")
+                self.barrier.reject("unexpected_type")
         for ig in self.barrier.expire(self.clock_ns()):
             log.warning("ig%02d went silent: out of the barrier", ig)
 
@@ -230,13 +230,13 @@ class Master:
         while self.clock_ns() < end:
             self.beacon(JOIN_BEACON_S)
             self.pump(JOIN_BEACON_S * 1000)
-            joined = sum(1 for n in self.barrier.nodes.values() if n.in_barrier)
+            joined = self.barrier.live_count()
             if progress and joined != last:
                 progress(joined, total)
                 last = joined
             if joined == total:
                 return joined
-        return sum(1 for n in self.barrier.nodes.values() if n.in_barrier)
+        return self.barrier.live_count()
 
     # ------------------------------------------------------------ frames
 

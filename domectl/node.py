@@ -142,14 +142,12 @@ class NodeLoop:
     def tick(self, timeout_ms: float = HEARTBEAT_INTERVAL_S * 1000) -> None:
         """Wait up to ``timeout_ms`` for messages, handle them, keep the link alive."""
         received = self.link.receive(timeout_ms)
-        if len(received) > 1:
-            # Frames are stale one frame later: render only the newest one in a burst.
-            frames = [i for i, d in enumerate(received) if _is_frame(d)]
-            if len(frames) > 1:
-                keep = set(range(len(received))) - set(frames[:-1])
-                for _ in frames[:-1]:
-                    self.stats.drop("superseded_frame")
-                received = [d for i, d in enumerate(received) if i in keep]
+        # Frames are stale one frame later: in a burst, render only the newest.
+        superseded = [i for i, d in enumerate(received) if _is_frame(d)][:-1]
+        if superseded:
+            for _ in superseded:
+                self.stats.drop("superseded_frame")
+            received = [d for i, d in enumerate(received) if i not in superseded]
         for data in received:
             self.handle(data)
             if self.finished:
@@ -166,12 +164,9 @@ class NodeLoop:
             self._last_sent_ns = 0
             self._last_heard_ns = self.clock_ns()
         elif self.joined and now - self._last_sent_ns > HEARTBEAT_INTERVAL_S * 1e9:
-            fps = 0.0
-            if self.stats.render_ms:
-                fps = 1000.0 / max(self.stats.render_ms[-1], 1e-3)
-            self._send(Heartbeat(self.ig, self.presented_frame, fps,
-                                 self.stats.render_ms[-1] if self.stats.render_ms else 0.0,
-                                 self.stats.missed_swaps))
+            last_ms = self.stats.render_ms[-1] if self.stats.render_ms else 0.0
+            fps = 1000.0 / max(last_ms, 1e-3) if last_ms else 0.0
+            self._send(Heartbeat(self.ig, self.presented_frame, fps, last_ms, self.stats.missed_swaps))
 
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         while not self.finished and not should_stop():

@@ -255,13 +255,14 @@ class Barrier:
     def __post_init__(self):
         self.nodes = {ig: NodeStatus(ig) for ig in self.igs}
 
-    def _reject(self, reason: str) -> None:
+    def reject(self, reason: str) -> None:
+        """Count a message dropped for ``reason`` (kept in ``rejected``, reported in metrics)."""
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
 
     def _node(self, ig: int) -> NodeStatus | None:
         node = self.nodes.get(ig)
         if node is None:
-            self._reject("unknown_ig")
+            self.reject("unknown_ig")
         return node
 
     def seen(self, ig: int, now_ns: int) -> NodeStatus | None:
@@ -306,7 +307,7 @@ class Barrier:
         if node is None:
             return False
         if msg.frame != self.frame or self.decided:
-            self._reject("stale_ready")
+            self.reject("stale_ready")
             return False
         node.ready_frame = msg.frame
         node.render_ms = msg.render_ms

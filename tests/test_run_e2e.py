@@ -1,7 +1,6 @@
 """`domectl run` end to end, as a user runs it: real processes, sockets, EGL, Skyfield."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

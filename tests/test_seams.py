@@ -60,7 +60,7 @@ def test_flat_white_is_uniform_across_all_12_projectors(white_through_gl):
 
 def test_nothing_is_lit_below_the_springline(white_through_gl):
     dome, projectors, eye, images = white_through_gl
-    from warp.geometry import dome_points_to_pixels, pixels_to_dome_points
+    from warp.geometry import pixels_to_dome_points
 
     for p, image in zip(projectors, images):
         cols, rows = np.meshgrid(np.arange(p.width_px) + 0.5, np.arange(p.height_px) + 0.5)
