@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -61,6 +62,45 @@ def _config_arg(p: argparse.ArgumentParser) -> None:
                    help="hall config directory (default: the embedded reference hall, config/lacoupole)")
 
 
+def _size_px(text: str) -> int:
+    from domectl.still import MAX_STILL_PX
+
+    value = _positive_int(text)
+    if not 16 <= value <= MAX_STILL_PX:
+        raise argparse.ArgumentTypeError(f"--size {value}: must be in [16, {MAX_STILL_PX}] pixels")
+    return value
+
+
+def _layer_names() -> tuple[str, ...]:
+    from domectl.layermix import LAYER_NAMES
+
+    return LAYER_NAMES
+
+
+def _numbers(text: str, what: str, count: int) -> tuple[float, ...]:
+    try:
+        values = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != count or not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"{what} {text!r}: write {count} numbers separated by commas")
+    return values
+
+
+def _view(text: str) -> tuple[float, float]:
+    az, alt = _numbers(text, "--view", 2)
+    if not -90.0 <= alt <= 90.0:
+        raise argparse.ArgumentTypeError(f"--view {text!r}: the altitude must be in [-90, 90] degrees")
+    return az % 360.0, alt
+
+
+def _rect(text: str) -> tuple[float, float, float, float]:
+    u0, v0, u1, v1 = _numbers(text, "--rect", 4)
+    if not (0.0 <= u0 < u1 <= 1.0 and 0.0 <= v0 < v1 <= 1.0):
+        raise argparse.ArgumentTypeError(f"--rect {text!r}: need 0 <= U0 < U1 <= 1 and 0 <= V0 < V1 <= 1")
+    return u0, v0, u1, v1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="domectl", description="An open planetarium dome engine: master, IG nodes, sky, warp.")
@@ -113,6 +153,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exit-with-master", action="store_true",
                    help="exit when the master ends the run (embedded use) instead of waiting for it")
 
+    p = sub.add_parser("render", help="render one domemaster frame to a PNG (headless, or in a window)",
+                       description="Render the sky of one moment as a whole domemaster (or a rectangle of it) "
+                                   "with the chosen layers, the same way the cluster draws it, and write a PNG.")
+    _config_arg(p)
+    p.add_argument("--time", default=None, help="UTC time, ISO 8601 (default: now)")
+    p.add_argument("--size", type=_size_px, default=2048, help="domemaster side in pixels (default: 2048)")
+    p.add_argument("--layers", default="default",
+                   help="comma-separated layers, or 'all', 'default' (the sky as the eye sees it), 'none'; "
+                        "known: " + ", ".join(_layer_names()))
+    p.add_argument("--view", type=_view, default=None, metavar="AZ,ALT",
+                   help="sky azimuth at the dome's front and view altitude, degrees (default: the hall's front, 0)")
+    p.add_argument("--lang", choices=["fr", "en", "nl", "de"], default=None,
+                   help="label language (default: the hall's)")
+    p.add_argument("--pointer", default="", help="highlight an object: a planet (mars), HIP 27989, or Ori")
+    p.add_argument("--caption", default=None, help="a text overlay at the front of the dome")
+    p.add_argument("--rect", type=_rect, default=(0.0, 0.0, 1.0, 1.0), metavar="U0,V0,U1,V1",
+                   help="render only this rectangle of the domemaster (0..1, v up; default: all of it)")
+    p.add_argument("--refraction", action="store_true", help="apply atmospheric refraction")
+    p.add_argument("--window", action="store_true",
+                   help="also show the frame in a window (GLFW; needs a display) until it is closed")
+    p.add_argument("--hold", type=float, default=None, metavar="S",
+                   help="with --window: close the window after S seconds (default: when the user closes it)")
+    p.add_argument("--out", type=Path, required=True, help="PNG file to write")
+
     p = sub.add_parser("config", help="check a hall config directory",
                        description="Load and validate a hall config; print a summary, or the error "
                                    "naming file and key.")
@@ -138,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=getattr(logging, args.log_level.upper()),
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     try:
-        if args.command in ("run", "master", "sky") and args.time is not None:
+        if args.command in ("run", "master", "sky", "render") and args.time is not None:
             args.time = parse_utc(args.time)
         return COMMANDS[args.command](args)
     except argparse.ArgumentTypeError as e:
@@ -253,8 +317,47 @@ def cmd_sky(args) -> int:
     return 0
 
 
+def cmd_render(args) -> int:
+    from domectl.config import load_hall
+    from domectl.ephemeris import Ephemeris
+    from domectl.frame import Overlay
+    from domectl.layermix import parse_layers
+    from domectl.skydata import load_stars
+    from domectl.still import StillRequest, render_still, still_frame, still_size
+
+    hall = load_hall(args.config)
+    view_az, view_alt = args.view if args.view is not None else (None, 0.0)
+    overlays = ()
+    if args.caption:
+        overlays = (Overlay("text", args.caption, dome_az_deg=0.0, dome_elev_deg=25.0, size_deg=3.0),)
+    request = StillRequest(utc=args.time or parse_utc(None), size_px=args.size, layers=parse_layers(args.layers),
+                           view_az_deg=view_az, view_alt_deg=view_alt, language=args.lang,
+                           pointer=args.pointer, overlays=overlays, rect_uv=args.rect,
+                           refraction=args.refraction)
+    state = still_frame(hall, request, Ephemeris())
+    catalog = load_stars()
+    if args.window:
+        from render.window import show_in_window
+
+        image = show_in_window(lambda ctx: render_still(ctx, hall, state, request, catalog), still_size(request),
+                               title=f"domectl render {request.utc:%Y-%m-%d %H:%M} UTC", hold_s=args.hold)
+    else:
+        from render.context import create_context
+
+        ctx = create_context("egl")
+        image = render_still(ctx, hall, state, request, catalog)
+    from render.image import save_png
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    save_png(args.out, image)
+    w, h = still_size(request)
+    print(f"wrote {args.out} ({w} x {h}, {request.utc:%Y-%m-%dT%H:%M:%SZ}, sun {state.sun_alt_deg:+.1f} deg, "
+          f"layers {','.join(request.layers) or 'none'})")
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "master": cmd_master, "node": cmd_node, "config": cmd_config,
-            "data": cmd_data, "sky": cmd_sky}
+            "data": cmd_data, "sky": cmd_sky, "render": cmd_render}
 
 
 if __name__ == "__main__":

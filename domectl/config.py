@@ -159,6 +159,9 @@ class Hall:
     osc: Osc
     igs: tuple[IG, ...]
     seats: Seats
+    # The horizon silhouette: altitude (deg) at azimuths evenly spaced from north through
+    # east; empty: a flat horizon.
+    landscape_alt_deg: tuple[float, ...] = ()
     # Where it was loaded from; not part of the hall's identity.
     root: Path | None = field(default=None, compare=False)
 
@@ -342,6 +345,20 @@ def load_hall(root: str | Path | None = None) -> Hall:
         limiting_mag=r.number("limiting_mag", low=-2, high=12),
     )
 
+    landscape_alt_deg: tuple[float, ...] = ()
+    if "landscape" in hall_t.data:
+        lt = hall_t.table("landscape")
+        value = lt.data.get("horizon_alt_deg")
+        allowed = ("must be a list of 2 to 3600 altitudes in [-10, 60] degrees, evenly spaced in "
+                   "azimuth from north through east")
+        if not isinstance(value, list) or not 2 <= len(value) <= 3600:
+            raise lt.fail("horizon_alt_deg", value, allowed)
+        for i, x in enumerate(value):
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or not (math.isfinite(x) and -10 <= x <= 60):
+                raise ConfigError(f"{lt.file}: {lt._key('horizon_alt_deg')}[{i}] = {x!r} (azimuth "
+                                  f"{360.0 * i / len(value):g} deg): {allowed}")
+        landscape_alt_deg = tuple(float(x) for x in value)
+
     projectors = tuple(_projector(t, dome) for t in proj_t.tables("projector"))
     ids = [p.id for p in projectors]
     for i, pid in enumerate(ids):
@@ -402,7 +419,7 @@ def load_hall(root: str | Path | None = None) -> Hall:
         name=h.string("name"), languages=languages, default_language=default_language,
         site=site, dome=dome, eye_m=eye_m, render=render, projectors=projectors,
         master=master, timing=timing, osc=osc, igs=tuple(sorted(igs, key=lambda g: g.id)),
-        seats=seats, root=root,
+        seats=seats, landscape_alt_deg=landscape_alt_deg, root=root,
     )
 
 
@@ -449,6 +466,7 @@ def dump_hall(hall: Hall, root: str | Path) -> Path:
             "dome": vars(hall.dome),
             "eye": {"position_m": list(hall.eye_m)},
             "render": vars(hall.render),
+            **({"landscape": {"horizon_alt_deg": list(hall.landscape_alt_deg)}} if hall.landscape_alt_deg else {}),
         },
         "projectors.toml": {"projector": [_projector_doc(p) for p in hall.projectors]},
         "cluster.toml": {

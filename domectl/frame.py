@@ -8,11 +8,17 @@ versioned, little-endian, never pickle:
     core     CORE       frame, deadline_ns, show_time_s, tt_jd, site (lat, lon, elev),
                         view (az, alt, zoom), enu_from_icrs (9, row-major), beta_icrs (3),
                         years_since_epoch, sun_alt_deg, temperature_C, pressure_mbar, flags
+                        star_brightness, star_contrast, limiting_mag_delta
     layers   u8 count, then per layer: u8 name length, UTF-8 name, f32 opacity
     bodies   u8 count, then per body: u8 name length, UTF-8 name, BODY
     language 2 ASCII bytes
+    pointer  u8 length, UTF-8 (empty: nothing selected)
+    overlays u8 count, then per overlay: u8 kind (0 text, 1 image), u16 length,
+             UTF-8 content, OVERLAY (dome az, dome elevation, size, opacity, rgb)
 
-Sizes: about 1 KB with the 11 solar-system bodies and a dozen layers.
+Sizes: about 1 KB with the 11 solar-system bodies and a dozen layers; a
+frame is at most MAX_ENCODED_BYTES (a caption of a few hundred characters
+fits many times over).
 """
 
 from __future__ import annotations
@@ -24,13 +30,15 @@ from dataclasses import dataclass, field
 from domectl.errors import LocalError, PeerError
 
 MAGIC = b"DFS1"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MAX_ENCODED_BYTES = 64 * 1024
 
 _HEADER = struct.Struct("<4sHI")
-_CORE = struct.Struct("<Qqdd3d3d9d3dddddI")
+_CORE = struct.Struct("<Qqdd3d3d9d3dddddIddd")
 _BODY = struct.Struct("<3d6d")
 _OPACITY = struct.Struct("<f")
+_OVERLAY = struct.Struct("<4d3d")
+_OVERLAY_KINDS = ("text", "image")
 
 FLAG_BLACKOUT = 1 << 0
 FLAG_REFRACTION = 1 << 1
@@ -50,6 +58,26 @@ class BodyView:
     illuminated_fraction: float
     phase_angle_deg: float
     limb_angle_deg: float                # position angle of the bright limb, from north through east
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A text or an image fixed on the dome (not on the sky).
+
+    kind: "text" or "image"; content: the text itself (already in the frame's
+    language; lines split on "\\n") or the path of a PNG the node can read.
+    Position in the dome frame: ``dome_az_deg`` from the dome's front (+y)
+    toward its right (+x), ``dome_elev_deg`` above the springline;
+    ``size_deg``: text cap height or image height, in degrees seen from the eye.
+    """
+
+    kind: str
+    content: str
+    dome_az_deg: float
+    dome_elev_deg: float
+    size_deg: float = 2.0
+    opacity: float = 1.0
+    rgb: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -77,6 +105,11 @@ class FrameState:
     layers: tuple[tuple[str, float], ...] = ()
     bodies: tuple[BodyView, ...] = field(default=())
     language: str = "en"
+    pointer: str = ""                    # the selected object: "mars", "HIP 32349", "Ori"; "" none
+    overlays: tuple[Overlay, ...] = ()
+    star_brightness: float = 1.0         # the operator's multipliers on the hall's star look
+    star_contrast: float = 1.0
+    limiting_mag_delta: float = 0.0      # added to the hall's limiting magnitude
 
     def layer(self, name: str, default: float = 0.0) -> float:
         for layer_name, opacity in self.layers:
@@ -98,12 +131,16 @@ def encode_frame(state: FrameState) -> bytes:
         raise LocalError("FrameState.enu_from_icrs needs 9 numbers and beta_icrs 3")
     if len(state.layers) > 255 or len(state.bodies) > 255:
         raise LocalError("FrameState carries at most 255 layers and 255 bodies")
+    if len(state.overlays) > 255:
+        raise LocalError("FrameState carries at most 255 overlays")
     if len(state.language) != 2 or not state.language.isascii():
         raise LocalError(f"FrameState.language {state.language!r}: must be a 2-letter code such as 'fr'")
     flags = (FLAG_BLACKOUT if state.blackout else 0) | (FLAG_REFRACTION if state.refraction else 0)
     numbers = (state.show_time_s, state.tt_jd, state.latitude_deg, state.longitude_deg, state.elevation_m,
                state.view_az_deg, state.view_alt_deg, state.zoom, *state.enu_from_icrs, *state.beta_icrs,
                state.years_since_epoch, state.sun_alt_deg, state.temperature_C, state.pressure_mbar,
+               state.star_brightness, state.star_contrast, state.limiting_mag_delta,
+               *(x for o in state.overlays for x in (o.dome_az_deg, o.dome_elev_deg, o.size_deg, o.opacity, *o.rgb)),
                *(x for b in state.bodies for x in (*b.enu, b.distance_au, b.mag, b.angular_diameter_deg,
                                                    b.illuminated_fraction, b.phase_angle_deg,
                                                    b.limb_angle_deg)))
@@ -117,7 +154,7 @@ def encode_frame(state: FrameState) -> bytes:
             state.view_az_deg, state.view_alt_deg, state.zoom,
             *state.enu_from_icrs, *state.beta_icrs,
             state.years_since_epoch, state.sun_alt_deg, state.temperature_C, state.pressure_mbar,
-            flags)]
+            flags, state.star_brightness, state.star_contrast, state.limiting_mag_delta)]
     except struct.error as e:
         raise LocalError(f"FrameState frame {state.frame}: cannot encode: {e}") from None
     parts.append(bytes([len(state.layers)]))
@@ -131,6 +168,20 @@ def encode_frame(state: FrameState) -> bytes:
             *b.enu, b.distance_au, b.mag, b.angular_diameter_deg, b.illuminated_fraction,
             b.phase_angle_deg, b.limb_angle_deg)]
     parts.append(state.language.encode("ascii"))
+    pointer = state.pointer.encode("utf-8")
+    if len(pointer) > 255:
+        raise LocalError(f"FrameState.pointer {state.pointer!r}: at most 255 UTF-8 bytes")
+    parts += [bytes([len(pointer)]), pointer, bytes([len(state.overlays)])]
+    for o in state.overlays:
+        if o.kind not in _OVERLAY_KINDS:
+            raise LocalError(f"FrameState overlay kind {o.kind!r}: must be one of {', '.join(_OVERLAY_KINDS)}")
+        if len(o.rgb) != 3:
+            raise LocalError(f"FrameState overlay {o.content!r}: rgb needs 3 numbers")
+        content = o.content.encode("utf-8")
+        if len(content) > 0xFFFF:
+            raise LocalError(f"FrameState overlay text of {len(content)} bytes: at most 65535")
+        parts += [bytes([_OVERLAY_KINDS.index(o.kind)]), struct.pack("<H", len(content)), content,
+                  _OVERLAY.pack(o.dome_az_deg, o.dome_elev_deg, o.size_deg, o.opacity, *o.rgb)]
     body = b"".join(parts)
     return _HEADER.pack(MAGIC, FORMAT_VERSION, _HEADER.size + len(body)) + body
 
@@ -181,7 +232,8 @@ def decode_frame(data: bytes) -> FrameState:
     enu_from_icrs = tuple(core[10:19])
     beta = tuple(core[19:22])
     years, sun_alt, temperature_C, pressure_mbar, flags = core[22:27]
-    if not all(math.isfinite(x) for x in core[2:26]):
+    star_brightness, star_contrast, limiting_mag_delta = core[27:30]
+    if not all(math.isfinite(x) for x in core[2:26] + core[27:30]):
         raise PeerError(f"FrameState {frame}: non-finite number in the core fields")
     layers = []
     for _ in range(r.take(1)[0]):
@@ -200,6 +252,25 @@ def decode_frame(data: bytes) -> FrameState:
                                angular_diameter_deg=v[5], illuminated_fraction=v[6],
                                phase_angle_deg=v[7], limb_angle_deg=v[8]))
     language = r.take(2)
+    try:
+        pointer = r.take(r.take(1)[0]).decode("utf-8")
+    except UnicodeDecodeError:
+        raise PeerError("FrameState pointer is not UTF-8") from None
+    overlays = []
+    for _ in range(r.take(1)[0]):
+        kind = r.take(1)[0]
+        if kind >= len(_OVERLAY_KINDS):
+            raise PeerError(f"FrameState overlay kind {kind}: unknown")
+        (n,) = struct.unpack("<H", r.take(2))
+        try:
+            content = r.take(n).decode("utf-8")
+        except UnicodeDecodeError:
+            raise PeerError("FrameState overlay content is not UTF-8") from None
+        v = r.unpack(_OVERLAY)
+        if not all(math.isfinite(x) for x in v):
+            raise PeerError(f"FrameState overlay {content[:40]!r}: non-finite number")
+        overlays.append(Overlay(kind=_OVERLAY_KINDS[kind], content=content, dome_az_deg=v[0],
+                                dome_elev_deg=v[1], size_deg=v[2], opacity=v[3], rgb=tuple(v[4:7])))
     if r.offset != len(data):
         raise PeerError(f"FrameState has {len(data) - r.offset} trailing bytes")
     try:
@@ -213,5 +284,6 @@ def decode_frame(data: bytes) -> FrameState:
         years_since_epoch=years, sun_alt_deg=sun_alt, temperature_C=temperature_C,
         pressure_mbar=pressure_mbar, blackout=bool(flags & FLAG_BLACKOUT),
         refraction=bool(flags & FLAG_REFRACTION), layers=tuple(layers), bodies=tuple(bodies),
-        language=lang,
+        language=lang, pointer=pointer, overlays=tuple(overlays), star_brightness=star_brightness,
+        star_contrast=star_contrast, limiting_mag_delta=limiting_mag_delta,
     )

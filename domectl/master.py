@@ -32,7 +32,8 @@ import numpy as np
 from domectl.astro import standard_pressure_mbar
 from domectl.config import Hall
 from domectl.errors import PeerError
-from domectl.frame import BodyView, FrameState
+from domectl.frame import BodyView, FrameState, Overlay
+from domectl.layermix import DEFAULT_FADE_S, LayerMix
 from domectl.simclock import SimClock
 from domectl.protocol import (
     HEARTBEAT_INTERVAL_S, MASTER_ID, Barrier, Bye, Frame, Heartbeat, Hello, Ready, Snapshot, Swap,
@@ -51,8 +52,6 @@ LOCKSTEP_LIVENESS_S = 30.0
 # it has heard the PUB socket, so it cannot miss the first frame to ZeroMQ's slow-joiner gap.
 JOIN_BEACON_S = 0.05
 
-DEFAULT_LAYERS = (("stars", 1.0), ("planets", 1.0))
-
 
 @dataclass
 class Scene:
@@ -63,8 +62,13 @@ class Scene:
     site: tuple[float, float, float] | None = None   # (lat_deg, lon_deg, elev_m); None: the hall's
     view_az_deg: float = 180.0
     view_alt_deg: float = 0.0
-    layers: tuple[tuple[str, float], ...] = DEFAULT_LAYERS
+    layers: LayerMix = field(default_factory=LayerMix)
     language: str = "en"
+    pointer: str = ""                    # the selected object ("mars", "HIP 32349", "Ori")
+    overlays: tuple[Overlay, ...] = ()
+    star_brightness: float = 1.0
+    star_contrast: float = 1.0
+    limiting_mag_delta: float = 0.0
     blackout: bool = False
     refraction: bool = False
     temperature_C: float = 10.0
@@ -153,8 +157,10 @@ class Master:
             temperature_C=sc.temperature_C,
             pressure_mbar=sc.pressure_mbar if sc.pressure_mbar is not None
             else standard_pressure_mbar(elevation_m),
-            blackout=sc.blackout, refraction=sc.refraction, layers=sc.layers, bodies=bodies,
-            language=sc.language,
+            blackout=sc.blackout, refraction=sc.refraction, layers=sc.layers.state(show_time_s),
+            bodies=bodies, language=sc.language, pointer=sc.pointer, overlays=sc.overlays,
+            star_brightness=sc.star_brightness, star_contrast=sc.star_contrast,
+            limiting_mag_delta=sc.limiting_mag_delta,
         )
 
     # ------------------------------------------------------------ operator commands
@@ -172,6 +178,10 @@ class Master:
         """Show ``utc`` from the next frame on (TimeRangeError outside the ephemeris)."""
         self.clock = self.clock.jump(self._next_frame(), utc)
         self._edge_logged = False
+
+    def fade_layer(self, name: str, opacity: float, fade_s: float = DEFAULT_FADE_S) -> None:
+        """Fade layer ``name`` to ``opacity`` over ``fade_s`` seconds, starting at the next frame."""
+        self.scene.layers.fade(name, opacity, fade_s, now_s=self._next_frame() / self.fps)
 
     def travel(self, latitude_deg: float, longitude_deg: float, elevation_m: float = 0.0) -> None:
         """Move the observer to another place on Earth from the next frame on."""

@@ -16,7 +16,9 @@ from domectl.frame import FrameState
 from domectl.astro import sun_in_icrs
 from domectl.hallwarp import dome_model, eye_m, projector_models
 from domectl.projection import dome_from_enu
-from render.sky import SkyParams, SkyRenderer, look_for_density
+from render.compose import DomeRenderer
+from render.layers import LayerView
+from render.sky import SkyParams, look_for_density
 from render.warp_pass import WarpPass
 from warp.blend import blend_mask
 from warp.geometry import elevation_deg
@@ -37,6 +39,39 @@ BLEND_MASK_MAX_W = 1024
 def springline_cut_deg(dome, mesh) -> np.ndarray:
     """(R, C) elevation of each mesh vertex's dome point above the springline, degrees."""
     return elevation_deg(dome, mesh.dome_point_m.reshape(-1, 3)).reshape(mesh.valid.shape) - dome.springline_deg
+
+
+def frame_sky_params(state: FrameState, tilt_deg: float) -> SkyParams:
+    """The star and planet layers' parameters for ``state`` on a dome tilted ``tilt_deg``."""
+    dome_from = dome_from_enu(state.view_az_deg, state.view_alt_deg, tilt_deg)
+    enu_from_icrs = np.asarray(state.enu_from_icrs, dtype=np.float64).reshape(3, 3)
+    return SkyParams(dome_from_icrs=dome_from @ enu_from_icrs,
+                     beta_icrs=np.asarray(state.beta_icrs, dtype=np.float64),
+                     years_since_epoch=state.years_since_epoch, dome_from_enu=dome_from,
+                     bodies=state.bodies, refraction=state.refraction, enu_from_icrs=enu_from_icrs,
+                     temperature_C=state.temperature_C, pressure_mbar=state.pressure_mbar,
+                     sun=sun_in_icrs(state.bodies, enu_from_icrs))
+
+
+def frame_view(state: FrameState, hall: Hall, rect_uv, size_px) -> LayerView:
+    """Everything the layers need to draw ``state`` into the domemaster rectangle ``rect_uv``."""
+    sky = frame_sky_params(state, hall.dome.tilt_deg)
+    sun = next((b for b in state.bodies if b.name.lower() == "sun"), None)
+    return LayerView(
+        rect_uv=tuple(float(x) for x in rect_uv), size_px=(int(size_px[0]), int(size_px[1])),
+        dome_from_enu=sky.dome_from_enu, enu_from_icrs=sky.enu_from_icrs, bodies=state.bodies,
+        sun_enu=np.asarray(sun.enu if sun is not None else (0.0, 0.0, 0.0), dtype=np.float64),
+        sun_alt_deg=state.sun_alt_deg, language=state.language, pointer=state.pointer,
+        overlays=state.overlays, landscape_alt_deg=np.asarray(hall.landscape_alt_deg, dtype=np.float64),
+        sky=sky,
+    )
+
+
+def render_frame(renderer: DomeRenderer, state: FrameState, hall: Hall, rect_uv, size_px):
+    """Draw ``state`` with every layer it asks for; returns the renderer's texture."""
+    return renderer.render(frame_view(state, hall, rect_uv, size_px), dict(state.layers),
+                           star_brightness=state.star_brightness, star_contrast=state.star_contrast,
+                           limiting_mag_delta=state.limiting_mag_delta)
 
 
 class IGPipeline:
@@ -65,23 +100,16 @@ class IGPipeline:
         slice_px_per_deg = self.slice_size[0] / ((self.rect_uv[2] - self.rect_uv[0]) * 180.0)
         look = look_for_density(hall.render.limiting_mag, dome_px_per_deg)
         look = replace(look, sigma0_px=look.sigma0_px * slice_px_per_deg / dome_px_per_deg)
-        self.sky = SkyRenderer(ctx, catalog, look=look)
+        self.sky = DomeRenderer(ctx, catalog, look=look)
         self.warp = WarpPass(ctx, self.mesh.pixel_xy, self.mesh.uv, self.mesh.valid, self.blend,
                              gamma=self.projector.gamma, out_size=(w, h), cut=springline_cut_deg(dome, self.mesh))
 
     def sky_params(self, state: FrameState) -> SkyParams:
-        dome_from = dome_from_enu(state.view_az_deg, state.view_alt_deg, self.hall.dome.tilt_deg)
-        enu_from_icrs = np.asarray(state.enu_from_icrs, dtype=np.float64).reshape(3, 3)
-        return SkyParams(dome_from_icrs=dome_from @ enu_from_icrs,
-                         beta_icrs=np.asarray(state.beta_icrs, dtype=np.float64),
-                         years_since_epoch=state.years_since_epoch, dome_from_enu=dome_from,
-                         bodies=state.bodies, refraction=state.refraction, enu_from_icrs=enu_from_icrs,
-                         temperature_C=state.temperature_C, pressure_mbar=state.pressure_mbar,
-                         sun=sun_in_icrs(state.bodies, enu_from_icrs))
+        return frame_sky_params(state, self.hall.dome.tilt_deg)
 
     def render(self, state: FrameState) -> np.ndarray:
         """FrameState -> the projector's (H, W, 3) uint8 image, top row first."""
         if state.blackout:
             return np.zeros((self.projector.height_px, self.projector.width_px, 3), np.uint8)
-        tex = self.sky.render(self.sky_params(state), self.rect_uv, self.slice_size)
+        tex = render_frame(self.sky, state, self.hall, self.rect_uv, self.slice_size)
         return self.warp.draw(tex, self.rect_uv)

@@ -279,14 +279,29 @@ class SkyRenderer:
     ) -> moderngl.Texture:
         """Draw the sky of ``params`` for the domemaster rectangle ``rect_uv`` at ``size_px = (w, h)``.
 
-        Returns the RGBA8 display-encoded slice texture (v up, as the
-        domemaster); ``self.framebuffer`` holds it for read-back. Both are
-        reused by the next render of the same size.
+        Black, then the stars, then the Sun, Moon and planets. Returns the RGBA8
+        display-encoded slice texture (v up, as the domemaster);
+        ``self.framebuffer`` holds it for read-back. Both are reused by the next
+        render of the same size. (``render.compose.DomeRenderer`` draws every layer.)
         """
-        ctx = self.ctx
         self.texture, self.framebuffer = self._target(size_px)
         self.framebuffer.use()
         self.framebuffer.clear(0.0, 0.0, 0.0, 1.0)
+        self.ctx.viewport = (0, 0, int(size_px[0]), int(size_px[1]))
+        self.draw_stars(params, rect_uv, size_px)
+        self.draw_bodies(params, rect_uv, size_px)
+        check_gl(self.ctx, "SkyRenderer.render")
+        return self.texture
+
+    def draw_stars(self, params: SkyParams, rect_uv: tuple[float, float, float, float],
+                   size_px: tuple[int, int], opacity: float = 1.0, look: StarLook | None = None) -> None:
+        """Add the stars to the bound framebuffer (viewport ``(0, 0, w, h)``), brightness x ``opacity``.
+
+        ``look`` overrides ``self.look`` for this draw (the compositor lowers the
+        limiting magnitude in twilight).
+        """
+        ctx = self.ctx
+        look = look or self.look
         ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
         ctx.enable(moderngl.BLEND | moderngl.PROGRAM_POINT_SIZE)
         rect = tuple(float(x) for x in rect_uv)
@@ -315,37 +330,50 @@ class SkyRenderer:
         prog["u_margin_px"].value = float(margin)
         ctx.viewport = (-margin, -margin, int(size_px[0]) + 2 * margin, int(size_px[1]) + 2 * margin)
         for name, value in (
-            ("u_limiting_mag", self.look.limiting_mag),
-            ("u_brightness", self.look.brightness),
-            ("u_contrast", self.look.contrast),
-            ("u_faint_peak", self.look.faint_peak),
-            ("u_sigma0_px", self.look.sigma0_px),
-            ("u_size_exponent", self.look.size_exponent),
+            ("u_limiting_mag", look.limiting_mag),
+            ("u_brightness", look.brightness * opacity),
+            ("u_contrast", look.contrast),
+            ("u_faint_peak", look.faint_peak),
+            ("u_sigma0_px", look.sigma0_px),
+            ("u_size_exponent", look.size_exponent),
             ("u_max_point_px", self.max_point_px),
             ("u_rim_margin", RIM_MARGIN_R),
             ("u_gamma", self.gamma),
         ):
             self._set(prog, name, float(value))
         ctx.blend_func = moderngl.ONE, moderngl.ONE
-        if self.star_count:
+        if self.star_count and opacity > 0.0:
             self._star_vao.render(moderngl.POINTS, vertices=self.star_count)
         ctx.viewport = (0, 0, int(size_px[0]), int(size_px[1]))
-
-        count = self._fill_bodies(params, rect, size)
-        if count:
-            prog = self._body_prog
-            prog["u_dome_from_enu"].write(_mat3_bytes(params.dome_from_enu))
-            prog["u_sun_enu"].value = self._sun_enu(params)
-            prog["u_rect"].value = rect
-            prog["u_size_px"].value = size
-            prog["u_max_body_px"].value = float(self.max_body_px)
-            prog["u_rim_margin"].value = RIM_MARGIN_R
-            prog["u_gamma"].value = float(self.gamma)
-            ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
-            self._body_vao.render(moderngl.TRIANGLE_STRIP, vertices=4, instances=count)
         ctx.disable(moderngl.BLEND)
-        check_gl(ctx, "SkyRenderer.render")
-        return self.texture
+
+    def draw_bodies(self, params: SkyParams, rect_uv: tuple[float, float, float, float],
+                    size_px: tuple[int, int], opacity: float = 1.0, look: StarLook | None = None) -> None:
+        """Draw the Sun, Moon and planets over the bound framebuffer, x ``opacity``.
+
+        Planets too small for a disc are points with the star photometry of
+        ``look`` (default ``self.look``): in twilight they fade with the stars.
+        """
+        ctx = self.ctx
+        rect = tuple(float(x) for x in rect_uv)
+        size = (float(size_px[0]), float(size_px[1]))
+        count = self._fill_bodies(params, rect, size, look or self.look)
+        if not count or opacity <= 0.0:
+            return
+        ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+        ctx.enable(moderngl.BLEND)
+        prog = self._body_prog
+        prog["u_dome_from_enu"].write(_mat3_bytes(params.dome_from_enu))
+        prog["u_sun_enu"].value = self._sun_enu(params)
+        prog["u_rect"].value = rect
+        prog["u_size_px"].value = size
+        prog["u_max_body_px"].value = float(self.max_body_px)
+        prog["u_rim_margin"].value = RIM_MARGIN_R
+        prog["u_gamma"].value = float(self.gamma)
+        prog["u_opacity"].value = float(opacity)
+        ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
+        self._body_vao.render(moderngl.TRIANGLE_STRIP, vertices=4, instances=count)
+        ctx.disable(moderngl.BLEND)
 
     @staticmethod
     def _sun_enu(params: SkyParams) -> tuple[float, float, float]:
@@ -354,7 +382,8 @@ class SkyRenderer:
                 return tuple(float(x) for x in body.enu)
         return (0.0, 0.0, 0.0)
 
-    def _fill_bodies(self, params: SkyParams, rect: tuple[float, ...], size: tuple[float, float]) -> int:
+    def _fill_bodies(self, params: SkyParams, rect: tuple[float, ...], size: tuple[float, float],
+                     look: StarLook) -> int:
         """Per-body instance data (disc and PSF sizes in output pixels); returns the count."""
         px_per_rad = size[0] / (rect[2] - rect[0]) / np.pi  # r = theta / pi on the domemaster
         data = self._body_data
@@ -373,7 +402,7 @@ class SkyRenderer:
                 radius_px = max(radius_px, self.min_moon_radius_px)
             elif radius_px < 1.5:
                 # Too small for a disc: a point, as bright as a star of its magnitude.
-                peak_a, sigma_a = star_psf(np.array([float(body.mag)]), self.look)
+                peak_a, sigma_a = star_psf(np.array([float(body.mag)]), look)
                 peak, sigma = float(peak_a[0]), min(float(sigma_a[0]), self.max_point_px / 6.0)
                 radius_px = 0.0
             data[count, 0:3] = np.asarray(body.enu, dtype=np.float64)

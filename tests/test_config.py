@@ -38,6 +38,13 @@ def test_reference_hall_is_la_coupole():
         (p.id, eye) for p in hall.projectors for eye in ("left", "right")}
     assert hall.seats.total == 134
     assert set(hall.languages) == {"fr", "en", "nl", "de"}
+    assert len(hall.landscape_alt_deg) == 72 and all(0 < alt < 10 for alt in hall.landscape_alt_deg)
+
+
+def test_a_hall_without_a_landscape_has_a_flat_horizon(hall_copy):
+    text = (hall_copy / "hall.toml").read_text()
+    (hall_copy / "hall.toml").write_text(text[:text.index("[landscape]")])
+    assert load_hall(hall_copy).landscape_alt_deg == ()
 
 
 @pytest.fixture
@@ -81,6 +88,10 @@ def _edit(path: Path, old: str, new: str, count: int = 1) -> None:
     ("hall.toml", "[render]", "[render_typo]", "hall.toml: [render] is missing"),
     ("cluster.toml", "id = 2\n", "id = 1\n",
      "cluster.toml: ig[1].id = 1: duplicate"),
+    ("hall.toml", "horizon_alt_deg = [", "horizon_alt_deg = [95.0, ",
+     "hall.toml: landscape.horizon_alt_deg[0] = 95.0 (azimuth 0 deg): must be a list of 2 to 3600 altitudes"),
+    ("hall.toml", "horizon_alt_deg = [", 'horizon_alt_deg = "hills"\nunused = [',
+     "hall.toml: landscape.horizon_alt_deg = 'hills': must be a list"),
 ])
 def test_bad_values_are_named_by_file_and_key(hall_copy, file, old, new, message):
     _edit(hall_copy / file, old, new)

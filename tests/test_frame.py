@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domectl.errors import LocalError, PeerError
-from domectl.frame import BodyView, FORMAT_VERSION, FrameState, decode_frame, encode_frame
+from domectl.frame import BodyView, FORMAT_VERSION, FrameState, Overlay, decode_frame, encode_frame
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 f32 = st.floats(allow_nan=False, allow_infinity=False, width=32)
@@ -17,6 +17,10 @@ name = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size
 bodies = st.builds(BodyView, name=name, enu=st.tuples(finite, finite, finite), distance_au=finite,
                    mag=finite, angular_diameter_deg=finite, illuminated_fraction=finite,
                    phase_angle_deg=finite, limb_angle_deg=finite)
+text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=80)
+overlays = st.builds(Overlay, kind=st.sampled_from(["text", "image"]), content=text, dome_az_deg=finite,
+                     dome_elev_deg=finite, size_deg=finite, opacity=finite,
+                     rgb=st.tuples(finite, finite, finite))
 states = st.builds(
     FrameState,
     frame=st.integers(0, 2**63), deadline_ns=st.integers(-2**62, 2**62), show_time_s=finite,
@@ -28,6 +32,8 @@ states = st.builds(
     layers=st.lists(st.tuples(name, f32), max_size=12).map(tuple),
     bodies=st.lists(bodies, max_size=12).map(tuple),
     language=st.sampled_from(["fr", "en", "nl", "de"]),
+    pointer=st.one_of(st.just(""), name), overlays=st.lists(overlays, max_size=4).map(tuple),
+    star_brightness=finite, star_contrast=finite, limiting_mag_delta=finite,
 )
 
 
@@ -89,3 +95,21 @@ def test_non_finite_values_fail_at_the_source():
         encode_frame(FrameState(**{**_sample().__dict__, "bodies": (body,)}))
     with pytest.raises(LocalError, match="non-finite"):
         encode_frame(FrameState(**{**_sample().__dict__, "tt_jd": float("inf")}))
+
+
+def test_overlay_errors_name_the_field():
+    bad_kind = Overlay("video", "x.mp4", 0.0, 30.0)
+    with pytest.raises(LocalError, match="overlay kind 'video'"):
+        encode_frame(FrameState(**{**_sample().__dict__, "overlays": (bad_kind,)}))
+    with pytest.raises(LocalError, match="pointer"):
+        encode_frame(FrameState(**{**_sample().__dict__, "pointer": "x" * 300}))
+
+
+def test_a_corrupt_overlay_kind_is_a_peer_error():
+    state = FrameState(**{**_sample().__dict__, "overlays": (Overlay("text", "Bonsoir", 0.0, 30.0),)})
+    data = bytearray(encode_frame(state))
+    kind_at = len(data) - 2 - len("Bonsoir") - 7 * 8 - 1
+    assert data[kind_at] == 0
+    data[kind_at] = 9
+    with pytest.raises(PeerError, match="overlay kind 9"):
+        decode_frame(bytes(data))

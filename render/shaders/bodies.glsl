@@ -59,6 +59,7 @@ void main() {
 
 #ifdef FRAGMENT_SHADER
 uniform float u_gamma;
+uniform float u_opacity;        // the layer's fade
 flat in vec2 v_centre_px;
 flat in vec2 v_sun_dir;
 flat in vec3 v_rgb;
@@ -90,6 +91,6 @@ void main() {
 
     vec3 linear_rgb = clamp(v_rgb * (cover * lit + point + glare), 0.0, 1.0);
     // Premultiplied: colour added, the disc's coverage hides what is behind.
-    frag = vec4(pow(linear_rgb, vec3(1.0 / u_gamma)), cover);
+    frag = vec4(pow(linear_rgb, vec3(1.0 / u_gamma)), cover) * u_opacity;
 }
 #endif

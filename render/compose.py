@@ -1,0 +1,181 @@
+"""DomeRenderer: every layer of the sky, composed in order into one slice or domemaster.
+
+One object per node (or per offline render): it owns the target textures and
+the layer objects, each built the first time its layer is visible (a node
+that never shows star names never builds their glyph atlas). A frame is::
+
+    texture = renderer.render(view, opacities)
+
+``view`` is a :class:`render.layers.LayerView` (what to draw and where),
+``opacities`` maps layer names to [0, 1] (missing = 0): the master's fades,
+straight from the FrameState. Layers are drawn in
+:data:`render.layers.LAYER_ORDER`; see render/layers.py for the protocol.
+
+Stars in daylight: with the ``daylight`` layer at opacity ``a``, the stars'
+limiting magnitude moves from the night value ``m`` to the sky-limited value
+``m_sky = twilight_limiting_mag(sun_alt, m)`` as ``m + a (m_sky - m)``, so
+the stars fade as the Sun rises, and come back (a planetarium's privilege)
+when the operator fades the daylight out.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import moderngl
+import numpy as np
+
+from domectl.errors import RenderError
+from render.context import check_gl, release_framebuffers
+from render.image import read_rgb
+from render.layers import LAYER_ORDER, LayerView
+from render.sky import SkyRenderer, StarLook
+
+log = logging.getLogger("domectl.render")
+
+#: Where each layer's drawing class lives: (module, class). Classes take ``(ctx)`` and draw
+#: the names in their ``names``; one instance serves all of its names.
+LAYER_CLASSES: dict[str, tuple[str, str]] = {
+    "daylight": ("render.backdrop", "DaylightLayer"),
+    "milky-way": ("render.backdrop", "MilkyWayLayer"),
+    "landscape": ("render.backdrop", "LandscapeLayer"),
+    "grid-altaz": ("render.grids", "GridLayer"),
+    "grid-equatorial": ("render.grids", "GridLayer"),
+    "grid-ecliptic": ("render.grids", "GridLayer"),
+    "meridian": ("render.grids", "GridLayer"),
+    "horizon": ("render.grids", "GridLayer"),
+    "constellation-boundaries": ("render.lines", "ConstellationLinesLayer"),
+    "constellation-lines": ("render.lines", "ConstellationLinesLayer"),
+    "constellation-names": ("render.labels", "LabelLayer"),
+    "star-names": ("render.labels", "LabelLayer"),
+    "cardinals": ("render.labels", "LabelLayer"),
+    "pointer": ("render.pointer", "PointerLayer"),
+    "overlays": ("render.overlays", "OverlayLayer"),
+}
+
+
+def twilight_limit(night_limiting_mag: float, sun_alt_deg: float, daylight_opacity: float) -> float:
+    """The stars' limiting magnitude with the daylight layer at ``daylight_opacity``."""
+    from render.backdrop import twilight_limiting_mag
+
+    sky_limit = float(twilight_limiting_mag(sun_alt_deg, night_limiting_mag))
+    return night_limiting_mag + daylight_opacity * (sky_limit - night_limiting_mag)
+
+
+class _StarLayers:
+    """The stars and the solar-system bodies, drawn by the SkyRenderer."""
+
+    names = ("stars", "planets")
+
+    def __init__(self, sky: SkyRenderer):
+        self.sky = sky
+        self.look: StarLook = sky.look
+
+    def draw(self, view: LayerView, name: str, opacity: float) -> None:
+        if view.sky is None:
+            raise RenderError(f"layer {name!r} needs LayerView.sky (render.sky.SkyParams)")
+        if name == "stars":
+            self.sky.draw_stars(view.sky, view.rect_uv, view.size_px, opacity, self.look)
+        else:
+            self.sky.draw_bodies(view.sky, view.rect_uv, view.size_px, opacity, self.look)
+
+    def release(self) -> None:
+        self.sky.release()
+
+
+class DomeRenderer:
+    """All layers into one target.
+
+    ``catalog``: the star catalogue (``domectl.skydata.load_stars()``);
+    ``look``: the night star look (``render.sky.look_for_density``);
+    ``sky_settings``: other SkyRenderer keyword settings.
+    """
+
+    def __init__(self, ctx: moderngl.Context, catalog: Any, *, look: StarLook = StarLook(),
+                 **sky_settings: Any):
+        self.ctx = ctx
+        self.look = look
+        self._stars = _StarLayers(SkyRenderer(ctx, catalog, look=look, **sky_settings))
+        self._layers: dict[str, Any] = {"stars": self._stars, "planets": self._stars}
+        self._instances: dict[tuple[str, str], Any] = {}
+        self._targets: dict[tuple[int, int], tuple[moderngl.Texture, moderngl.Framebuffer]] = {}
+        self._rgb: dict[tuple[int, int], np.ndarray] = {}
+        self.texture: moderngl.Texture | None = None
+        self.framebuffer: moderngl.Framebuffer | None = None
+
+    def layer(self, name: str) -> Any:
+        """The object drawing layer ``name``, built on first use."""
+        if name not in self._layers:
+            if name not in LAYER_CLASSES:
+                raise RenderError(f"unknown layer {name!r}: known layers: {', '.join(LAYER_ORDER)}")
+            key = LAYER_CLASSES[name]
+            if key not in self._instances:
+                module = importlib.import_module(key[0])
+                self._instances[key] = getattr(module, key[1])(self.ctx)
+                check_gl(self.ctx, f"building layer {name}")
+            self._layers[name] = self._instances[key]
+        return self._layers[name]
+
+    def _target(self, size_px: tuple[int, int]) -> tuple[moderngl.Texture, moderngl.Framebuffer]:
+        key = (int(size_px[0]), int(size_px[1]))
+        if key not in self._targets:
+            texture = self.ctx.texture(key, 4, dtype="f1")
+            texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            texture.repeat_x = texture.repeat_y = False
+            self._targets[key] = (texture, self.ctx.framebuffer(color_attachments=[texture]))
+        return self._targets[key]
+
+    def star_look(self, view: LayerView, opacities: Mapping[str, float], *, star_brightness: float = 1.0,
+                  star_contrast: float = 1.0, limiting_mag_delta: float = 0.0) -> StarLook:
+        """The star look of this frame: the night look, the operator's settings, the daylight."""
+        limit = self.look.limiting_mag + limiting_mag_delta
+        daylight = float(opacities.get("daylight", 0.0))
+        if daylight > 0.0:
+            limit = twilight_limit(limit, view.sun_alt_deg, daylight)
+        return replace(self.look, limiting_mag=limit, brightness=self.look.brightness * star_brightness,
+                       contrast=self.look.contrast * star_contrast)
+
+    def render(self, view: LayerView, opacities: Mapping[str, float], *, star_brightness: float = 1.0,
+               star_contrast: float = 1.0, limiting_mag_delta: float = 0.0) -> moderngl.Texture:
+        """Draw every visible layer of ``view``; returns the RGBA8 display-encoded texture (v up)."""
+        for name in opacities:
+            if name not in self._layers and name not in LAYER_CLASSES:
+                raise RenderError(f"unknown layer {name!r}: known layers: {', '.join(LAYER_ORDER)}")
+        self.texture, self.framebuffer = self._target(view.size_px)
+        self.framebuffer.use()
+        self.framebuffer.clear(0.0, 0.0, 0.0, 1.0)
+        self.ctx.viewport = (0, 0, int(view.size_px[0]), int(view.size_px[1]))
+        self._stars.look = self.star_look(view, opacities, star_brightness=star_brightness,
+                                          star_contrast=star_contrast, limiting_mag_delta=limiting_mag_delta)
+        for name in LAYER_ORDER:
+            opacity = min(1.0, max(0.0, float(opacities.get(name, 0.0))))
+            if opacity <= 0.0:
+                continue
+            self.layer(name).draw(view, name, opacity)
+            self.ctx.viewport = (0, 0, int(view.size_px[0]), int(view.size_px[1]))
+        self.ctx.disable(moderngl.BLEND)
+        check_gl(self.ctx, "DomeRenderer.render")
+        return self.texture
+
+    def read_rgb(self) -> np.ndarray:
+        """The last render as (H, W, 3) uint8, top row first (a buffer reused per size: copy to keep)."""
+        if self.framebuffer is None:
+            raise RenderError("DomeRenderer.read_rgb() before any render(): call render() first")
+        width, height = self.framebuffer.size
+        out = self._rgb.setdefault((width, height), np.empty((height, width, 3), np.uint8))
+        return read_rgb(self.framebuffer, out=out)
+
+    def release(self) -> None:
+        """Free every GL object (the context stays)."""
+        for obj in {id(o): o for o in self._layers.values()}.values():
+            obj.release()
+        self._layers.clear()
+        self._instances.clear()
+        release_framebuffers(self.ctx, *(fbo for _, fbo in self._targets.values()))
+        for texture, _ in self._targets.values():
+            texture.release()
+        self._targets.clear()
