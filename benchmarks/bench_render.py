@@ -90,3 +90,89 @@ def test_warp_pass(benchmark, ctx, out_size):
     benchmark.pedantic(lambda: warp.draw(slice_tex, (0.0, 0.0, 1.0, 1.0)), rounds=5, iterations=1)
     warp.release()
     slice_tex.release()
+
+
+# ---------------------------------------------------------------- every layer (issue 4)
+
+ALL_LAYER_SIZES = [1024, 2048]
+
+
+@pytest.fixture(scope="module")
+def tonight():
+    """A real frame: 2026-11-20 21:00 UTC over La Coupole, Orion rising, Moon and Saturn south."""
+    from datetime import datetime, timezone
+
+    from domectl.config import load_hall
+    from domectl.ephemeris import Ephemeris
+    from domectl.layermix import LAYER_NAMES
+    from domectl.still import StillRequest, still_frame
+
+    hall = load_hall()
+    request = StillRequest(utc=datetime(2026, 11, 20, 21, tzinfo=timezone.utc), layers=LAYER_NAMES,
+                           pointer="saturn")
+    return hall, still_frame(hall, request, Ephemeris())
+
+
+def _median_s(fn, rounds: int = 5) -> float:
+    import time
+
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def _dome_frame(ctx, renderer, hall, state, size, layers):
+    from domectl.pipeline import frame_view
+
+    view = frame_view(state, hall, (0.0, 0.0, 1.0, 1.0), (size, size))
+    opacities = {name: 1.0 for name in layers}
+
+    def frame():
+        renderer.render(view, opacities)
+        ctx.finish()
+
+    return frame
+
+
+@pytest.mark.parametrize("size", ALL_LAYER_SIZES, ids=[f"{s}" for s in ALL_LAYER_SIZES])
+def test_dome_all_layers(benchmark, ctx, stars, tonight, size):
+    """A whole domemaster with every layer on, as a ratio to the star layer alone in the same run."""
+    from domectl.layermix import LAYER_NAMES
+    from render.compose import DomeRenderer
+    from render.sky import look_for_density
+
+    hall, state = tonight
+    renderer = DomeRenderer(ctx, stars, look=look_for_density(hall.render.limiting_mag, size / 180.0))
+    everything = _dome_frame(ctx, renderer, hall, state, size, LAYER_NAMES)
+    stars_only = _dome_frame(ctx, renderer, hall, state, size, ("stars",))
+    everything()  # warm-up: every layer built, shaders compiled
+    stars_only()
+    benchmark.extra_info["stars_only_ms"] = 1e3 * _median_s(stars_only)
+    benchmark.pedantic(everything, rounds=5, iterations=1)
+    benchmark.extra_info["ratio_to_stars"] = benchmark.stats.stats.median * 1e3 / benchmark.extra_info["stars_only_ms"]
+    renderer.release()
+
+
+LAYER_COST = [name for name in __import__("domectl.layermix", fromlist=["LAYER_NAMES"]).LAYER_NAMES if name != "stars"]
+
+
+@pytest.mark.parametrize("layer", LAYER_COST)
+def test_layer_cost_1024(benchmark, ctx, stars, tonight, layer):
+    """One layer alone at 1024 px; extra_info.ratio_to_stars = its time / the star layer's, same run."""
+    from render.compose import DomeRenderer
+    from render.sky import look_for_density
+
+    hall, state = tonight
+    renderer = DomeRenderer(ctx, stars, look=look_for_density(hall.render.limiting_mag, 1024 / 180.0))
+    alone = _dome_frame(ctx, renderer, hall, state, 1024, (layer,))
+    stars_only = _dome_frame(ctx, renderer, hall, state, 1024, ("stars",))
+    alone()
+    stars_only()
+    stars_ms = 1e3 * _median_s(stars_only)
+    benchmark.pedantic(alone, rounds=5, iterations=1)
+    benchmark.extra_info["stars_ms"] = stars_ms
+    benchmark.extra_info["ratio_to_stars"] = benchmark.stats.stats.median * 1e3 / stars_ms
+    renderer.release()
