@@ -177,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --window: close the window after S seconds (default: when the user closes it)")
     p.add_argument("--out", type=Path, required=True, help="PNG file to write")
 
+    p = sub.add_parser("status", help="the running master's frame and every IG's health",
+                       description="Read the running master's status (frame, and per IG: online, fps, render "
+                                   "time, missed swaps). Exit status 0 when the master is live, 1 when it is "
+                                   "stopped, stale or absent.")
+    _config_arg(p)
+    p.add_argument("--json", action="store_true", help="print JSON (frame, nodes[ig, online, fps, render_ms, missed])")
+
     p = sub.add_parser("config", help="check a hall config directory",
                        description="Load and validate a hall config; print a summary, or the error "
                                    "naming file and key.")
@@ -240,6 +247,7 @@ def cmd_master(args) -> int:
     from domectl.config import load_hall
     from domectl.ephemeris import CachedEphemeris, Ephemeris
     from domectl.master import Master, Scene
+    from domectl.status import status_path
     from domectl.transport import MasterLink
 
     hall = load_hall(args.config)
@@ -248,7 +256,8 @@ def cmd_master(args) -> int:
     scene = Scene(start_utc=args.time or parse_utc(None), rate=args.rate,
                   view_az_deg=hall.dome.front_az_deg, language=hall.default_language,
                   refraction=args.refraction)
-    master = Master(hall, link, CachedEphemeris(Ephemeris()), scene)
+    master = Master(hall, link, CachedEphemeris(Ephemeris()), scene, status_file=status_path(hall.name))
+    print(f"master: status in {master.status_file}", flush=True)
     print(f"master: frames on {link.frame_endpoint}, control on {link.control_endpoint}", flush=True)
     joined = master.wait_for_nodes(args.join_timeout,
                                    lambda n, total: print(f"master: {n}/{total} IGs joined", flush=True))
@@ -273,6 +282,16 @@ def cmd_node(args) -> int:
     control_ep = args.control_endpoint or f"tcp://{hall.master.host}:{hall.master.control_port}"
     return run_node(hall, args.ig, frame_ep, control_ep, scale=args.scale, out_dir=args.out,
                     headless=args.headless, exit_with_master=args.exit_with_master)
+
+
+def cmd_status(args) -> int:
+    from domectl.config import load_hall
+    from domectl.status import format_status, read_status, status_path
+
+    hall = load_hall(args.config)
+    status = read_status(status_path(hall.name))
+    print(json.dumps(status, indent=1) if args.json else format_status(status))
+    return 1 if status["stale"] or status.get("stopped") else 0
 
 
 def cmd_config(args) -> int:
@@ -357,7 +376,7 @@ def cmd_render(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "master": cmd_master, "node": cmd_node, "config": cmd_config,
-            "data": cmd_data, "sky": cmd_sky, "render": cmd_render}
+            "data": cmd_data, "sky": cmd_sky, "render": cmd_render, "status": cmd_status}
 
 
 if __name__ == "__main__":

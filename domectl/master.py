@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -35,6 +37,7 @@ from domectl.errors import PeerError
 from domectl.frame import BodyView, FrameState, Overlay
 from domectl.layermix import DEFAULT_FADE_S, LayerMix
 from domectl.simclock import SimClock
+from domectl.status import WRITE_INTERVAL_S, write_status
 from domectl.protocol import (
     HEARTBEAT_INTERVAL_S, MASTER_ID, Barrier, Bye, Frame, Heartbeat, Hello, Ready, Snapshot, Swap,
     SwapDecision, decode,
@@ -108,7 +111,8 @@ class Master:
     def __init__(self, hall: Hall, link, ephemeris, scene: Scene, *, igs: tuple[int, ...] | None = None,
                  fps: float | None = None, deadline_ms: float | None = None,
                  liveness_s: float | None = None,
-                 clock_ns: Callable[[], int] = time.monotonic_ns):
+                 clock_ns: Callable[[], int] = time.monotonic_ns,
+                 status_file: Path | None = None, role: str = "primary"):
         self.hall = hall
         self.link = link
         self.ephemeris = ephemeris
@@ -126,6 +130,10 @@ class Master:
         self.metrics = Metrics()
         self.current: FrameState | None = None
         self._last_beacon_ns = 0
+        self.status_file = status_file
+        self.role = role
+        self._last_status_ns: int | None = None
+        self.stopped = False
 
     # ------------------------------------------------------------ the sky
 
@@ -240,6 +248,7 @@ class Master:
         while self.clock_ns() < end:
             self.beacon(JOIN_BEACON_S)
             self.pump(JOIN_BEACON_S * 1000)
+            self.write_status()
             joined = self.barrier.live_count()
             if progress and joined != last:
                 progress(joined, total)
@@ -267,6 +276,7 @@ class Master:
             self.pump(min(max(remaining_ms, 0.0), HEARTBEAT_INTERVAL_S * 1000))
             self.beacon()
         self.link.publish(Swap(frame))
+        self.write_status()
         self.metrics.frames += 1
         self.metrics.swap_wait_ms.append((self.clock_ns() - t0) / 1e6)
         if decision.late:
@@ -294,6 +304,42 @@ class Master:
                 progress(n, decision)
             n += 1
 
+    # ------------------------------------------------------------ status
+
+    def status(self) -> dict:
+        """What `domectl status` shows (see domectl/status.py for the fields)."""
+        state = self.current
+        return {
+            "frame": int(self.barrier.frame),
+            "show_time_s": state.show_time_s if state else 0.0,
+            "sim_utc": self.clock.utc(max(self.barrier.frame, 0)).isoformat().replace("+00:00", "Z"),
+            "role": self.role,
+            "stopped": self.stopped,
+            "pid": os.getpid(),
+            "fps": self.fps,
+            "updated_unix_s": time.time(),
+            "missed_deadlines": self.metrics.late_swaps,
+            "rejected": dict(self.barrier.rejected),
+            "nodes": [{"ig": n.ig, "online": n.online, "in_barrier": n.in_barrier, "fps": round(n.fps, 2),
+                       "render_ms": round(n.render_ms, 3), "missed": n.missed, "swaps": n.swaps,
+                       "joins": n.joins} for n in self.barrier.nodes.values()],
+        }
+
+    def write_status(self, force: bool = False) -> None:
+        """Rewrite the status file at most every WRITE_INTERVAL_S (never raises into the frame loop)."""
+        if self.status_file is None:
+            return
+        now = self.clock_ns()
+        if not force and self._last_status_ns is not None and now - self._last_status_ns < WRITE_INTERVAL_S * 1e9:
+            return
+        self._last_status_ns = now
+        try:
+            write_status(self.status_file, self.status())
+        except OSError as e:
+            log.warning("cannot write the status file %s: %s", self.status_file, e)
+
     def shutdown(self, final: bool = True) -> None:
         """Tell the nodes the master is going away (final: exit; else hold the last frame)."""
         self.link.publish(Bye(MASTER_ID, final))
+        self.stopped = True
+        self.write_status(force=True)

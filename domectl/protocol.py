@@ -292,6 +292,7 @@ class Barrier:
         node = self.seen(hb.sender, now_ns)
         if node is not None:
             node.fps = hb.fps
+            node.render_ms = hb.render_ms
 
     def begin(self, frame: int, now_ns: int, deadline_ns: int) -> None:
         if frame <= self.frame:
