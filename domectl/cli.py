@@ -247,6 +247,7 @@ def cmd_master(args) -> int:
     from domectl.config import load_hall
     from domectl.ephemeris import CachedEphemeris, Ephemeris
     from domectl.master import Master, Scene
+    from domectl.oscio import TIMECODE_ADDRESS, AudioCues, TimecodeChase
     from domectl.status import status_path
     from domectl.transport import MasterLink
 
@@ -256,7 +257,12 @@ def cmd_master(args) -> int:
     scene = Scene(start_utc=args.time or parse_utc(None), rate=args.rate,
                   view_az_deg=hall.dome.front_az_deg, language=hall.default_language,
                   refraction=args.refraction)
-    master = Master(hall, link, CachedEphemeris(Ephemeris()), scene, status_file=status_path(hall.name))
+    audio = AudioCues(hall.osc.audio_host, hall.osc.audio_port)
+    timecode = TimecodeChase(hall.osc.timecode_port, hall.osc.allowed_networks) if hall.osc.timecode_port else None
+    master = Master(hall, link, CachedEphemeris(Ephemeris()), scene, status_file=status_path(hall.name),
+                    audio=audio, timecode=timecode)
+    if timecode is not None:
+        print(f"master: chasing OSC timecode {TIMECODE_ADDRESS} on udp port {timecode.port}", flush=True)
     print(f"master: status in {master.status_file}", flush=True)
     print(f"master: frames on {link.frame_endpoint}, control on {link.control_endpoint}", flush=True)
     joined = master.wait_for_nodes(args.join_timeout,

@@ -110,6 +110,7 @@ class Osc:
     allowed_networks: tuple[str, ...]
     audio_host: str
     audio_port: int
+    timecode_port: int = 0               # 0: free-running; else chase /domectl/timecode on this port
 
 
 @dataclass(frozen=True)
@@ -394,6 +395,7 @@ def load_hall(root: str | Path | None = None) -> Hall:
         allowed_networks=networks,
         audio_host=o.string("audio_host"),
         audio_port=o.integer("audio_port", low=1, high=65535),
+        timecode_port=o.integer("timecode_port", low=0, high=65535, default=0),
     )
     igs = []
     for it in cluster_t.tables("ig"):

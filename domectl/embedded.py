@@ -24,6 +24,7 @@ from domectl.config import Hall
 from domectl.hallwarp import dome_model, eye_m, projector_models
 from domectl.master import LOCKSTEP_LIVENESS_S, Master, Scene
 from domectl.runner import die_with_parent
+from domectl.oscio import AudioCues
 from domectl.status import status_path
 from domectl.transport import MasterLink
 
@@ -111,7 +112,8 @@ def run_embedded(hall: Hall, *, frames: int, scale: float, out_dir: Path, start_
     scene = Scene(start_utc=start_utc, rate=rate, view_az_deg=hall.dome.front_az_deg,
                   language=hall.default_language, refraction=refraction)
     master = Master(hall, link, CachedEphemeris(Ephemeris()), scene, igs=igs,
-                    liveness_s=LOCKSTEP_LIVENESS_S if lockstep else None, status_file=status_path(hall.name))
+                    liveness_s=LOCKSTEP_LIVENESS_S if lockstep else None, status_file=status_path(hall.name),
+                    audio=AudioCues(hall.osc.audio_host, hall.osc.audio_port))
     _say(f"{hall.name}: {len(igs)} IGs at scale {scale:g}, {frames} frames from "
          f"{start_utc.isoformat(timespec='seconds')}, master on {link.frame_endpoint}")
     procs = spawn_nodes(hall, igs, link, scale, out_dir, headless)

@@ -112,7 +112,8 @@ class Master:
                  fps: float | None = None, deadline_ms: float | None = None,
                  liveness_s: float | None = None,
                  clock_ns: Callable[[], int] = time.monotonic_ns,
-                 status_file: Path | None = None, role: str = "primary"):
+                 status_file: Path | None = None, role: str = "primary",
+                 audio=None, timecode=None):
         self.hall = hall
         self.link = link
         self.ephemeris = ephemeris
@@ -134,16 +135,26 @@ class Master:
         self.role = role
         self._last_status_ns: int | None = None
         self.stopped = False
+        self.audio = audio                  # domectl.oscio.AudioCues or None
+        self.timecode = timecode            # domectl.oscio.TimecodeChase or None
+        # Show time = frame / fps + this; a chased timecode moves it, and when the timecode
+        # stops the show runs on from where it was instead of jumping back.
+        self._show_offset_s = 0.0
 
     # ------------------------------------------------------------ the sky
 
     def frame_state(self, frame: int, deadline_ns: int = 0) -> FrameState:
         """The complete state of frame ``frame``: a pure function of the scene, the operator's
         commands so far and the frame number."""
-        show_time_s = frame / self.fps
+        if self.timecode is not None:
+            self.timecode.poll()
+            chased = self.timecode.show_time_s()
+            if chased is not None:
+                self._show_offset_s = chased - frame / self.fps
+        show_time_s = frame / self.fps + self._show_offset_s
         sc = self.scene
-        utc = self.clock.utc(frame)
-        if self.clock.rate != 0.0 and self.clock.at_edge(frame) and not self._edge_logged:
+        utc = self.clock.utc(show_time_s * self.fps)
+        if self.clock.rate != 0.0 and self.clock.at_edge(show_time_s * self.fps) and not self._edge_logged:
             log.warning("sim time reached the end of the ephemeris at %s: holding there", utc.isoformat())
             self._edge_logged = True
         latitude_deg, longitude_deg, elevation_m = self.site
@@ -177,19 +188,23 @@ class Master:
     def _next_frame(self) -> int:
         return self.barrier.frame + 1
 
+    def _next_position(self) -> float:
+        """The next frame's place on the sim clock (frames of show time, timecode offset included)."""
+        return self._next_frame() + self._show_offset_s * self.fps
+
     def set_rate(self, rate: float) -> None:
         """Sim seconds per second from the next frame: 0 pauses, negative runs backwards."""
-        self.clock = self.clock.set_rate(self._next_frame(), rate)
+        self.clock = self.clock.set_rate(self._next_position(), rate)
         self._edge_logged = False
 
     def jump(self, utc: datetime) -> None:
         """Show ``utc`` from the next frame on (TimeRangeError outside the ephemeris)."""
-        self.clock = self.clock.jump(self._next_frame(), utc)
+        self.clock = self.clock.jump(self._next_position(), utc)
         self._edge_logged = False
 
     def fade_layer(self, name: str, opacity: float, fade_s: float = DEFAULT_FADE_S) -> None:
         """Fade layer ``name`` to ``opacity`` over ``fade_s`` seconds, starting at the next frame."""
-        self.scene.layers.fade(name, opacity, fade_s, now_s=self._next_frame() / self.fps)
+        self.scene.layers.fade(name, opacity, fade_s, now_s=self._next_frame() / self.fps + self._show_offset_s)
 
     def travel(self, latitude_deg: float, longitude_deg: float, elevation_m: float = 0.0) -> None:
         """Move the observer to another place on Earth from the next frame on."""
@@ -276,6 +291,8 @@ class Master:
             self.pump(min(max(remaining_ms, 0.0), HEARTBEAT_INTERVAL_S * 1000))
             self.beacon()
         self.link.publish(Swap(frame))
+        if self.audio is not None:
+            self.audio.frame(frame, state.show_time_s)
         self.write_status()
         self.metrics.frames += 1
         self.metrics.swap_wait_ms.append((self.clock_ns() - t0) / 1e6)
@@ -312,7 +329,8 @@ class Master:
         return {
             "frame": int(self.barrier.frame),
             "show_time_s": state.show_time_s if state else 0.0,
-            "sim_utc": self.clock.utc(max(self.barrier.frame, 0)).isoformat().replace("+00:00", "Z"),
+            "sim_utc": self.clock.utc(max(self.barrier.frame, 0) + self._show_offset_s * self.fps)
+            .isoformat().replace("+00:00", "Z"),
             "role": self.role,
             "stopped": self.stopped,
             "pid": os.getpid(),
