@@ -20,6 +20,7 @@ from a wall clock, so a run is reproducible frame for frame.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -33,14 +34,14 @@ import numpy as np
 
 from domectl.astro import standard_pressure_mbar
 from domectl.config import Hall
-from domectl.errors import PeerError
+from domectl.errors import DomectlError, PeerError
 from domectl.frame import BodyView, FrameState, Overlay
 from domectl.layermix import DEFAULT_FADE_S, LayerMix
 from domectl.simclock import SimClock
 from domectl.status import WRITE_INTERVAL_S, write_status
 from domectl.protocol import (
-    HEARTBEAT_INTERVAL_S, MASTER_ID, Barrier, Bye, Frame, Heartbeat, Hello, Ready, Snapshot, Swap,
-    SwapDecision, decode,
+    HEARTBEAT_INTERVAL_S, MASTER_ID, MIRROR_INTERVAL_S, Barrier, Bye, Frame, Heartbeat, Hello, Mirror,
+    Ready, Snapshot, Swap, SwapDecision, decode,
 )
 
 log = logging.getLogger("domectl.master")
@@ -54,6 +55,8 @@ LOCKSTEP_LIVENESS_S = 30.0
 # While nodes join, the master publishes a heartbeat this often: a node says hello only after
 # it has heard the PUB socket, so it cannot miss the first frame to ZeroMQ's slow-joiner gap.
 JOIN_BEACON_S = 0.05
+#: Version of the mirror's JSON layout (Master.mirror); a standby refuses another.
+MIRROR_FORMAT = 1
 
 
 @dataclass
@@ -140,6 +143,10 @@ class Master:
         # Show time = frame / fps + this; a chased timecode moves it, and when the timecode
         # stops the show runs on from where it was instead of jumping back.
         self._show_offset_s = 0.0
+        self._last_mirror_ns: int | None = None
+        #: Other parts of the scene to mirror (the show player, open polls): name -> object with
+        #: ``mirror() -> dict`` and ``restore(dict)``; registered by whoever owns them.
+        self.mirrored: dict[str, object] = {}
 
     # ------------------------------------------------------------ the sky
 
@@ -291,6 +298,7 @@ class Master:
             self.pump(min(max(remaining_ms, 0.0), HEARTBEAT_INTERVAL_S * 1000))
             self.beacon()
         self.link.publish(Swap(frame))
+        self.publish_mirror()
         if self.audio is not None:
             self.audio.frame(frame, state.show_time_s)
         self.write_status()
@@ -305,21 +313,93 @@ class Master:
     def run(self, frames: int | None, *, lockstep: bool,
             progress: Callable[[int, SwapDecision], None] | None = None,
             should_stop: Callable[[], bool] = lambda: False) -> None:
-        """Run ``frames`` frames (forever if None), live-paced or in lockstep."""
+        """Run ``frames`` frames (forever if None), live-paced or in lockstep.
+
+        Frame numbers continue after the last frame run (0 for a fresh master; after
+        :meth:`restore`, the primary's last frame + 1). ``progress(n, decision)`` counts from 0.
+        """
         period_ns = int(1e9 / self.fps)
         t_start = self.clock_ns()
+        first = self.barrier.frame + 1
         n = 0
         while (frames is None or n < frames) and not should_stop():
             if lockstep:
-                decision = self.step(n, int(LOCKSTEP_DEADLINE_S * 1e9))
+                decision = self.step(first + n, int(LOCKSTEP_DEADLINE_S * 1e9))
             else:
                 start = t_start + n * period_ns
                 while self.clock_ns() < start:
                     self.pump(max(0.0, (start - self.clock_ns()) / 1e6))
-                decision = self.step(n)
+                decision = self.step(first + n)
             if progress:
                 progress(n, decision)
             n += 1
+
+    # ------------------------------------------------------------ standby mirror
+
+    def mirror(self) -> dict:
+        """Everything a standby master needs to carry on from the last frame (plain JSON)."""
+        sc = self.scene
+        return {
+            "v": MIRROR_FORMAT,
+            "frame": int(self.barrier.frame),
+            "fps": self.fps,
+            "clock": {"anchor_frame": self.clock.anchor_frame, "anchor_utc": self.clock.anchor_utc.isoformat(),
+                      "rate": self.clock.rate},
+            "show_offset_s": self._show_offset_s,
+            "site": list(self.site),
+            "scene": {
+                "view_az_deg": sc.view_az_deg, "view_alt_deg": sc.view_alt_deg, "language": sc.language,
+                "blackout": sc.blackout, "refraction": sc.refraction, "temperature_C": sc.temperature_C,
+                "pressure_mbar": sc.pressure_mbar, "pointer": sc.pointer,
+                "overlays": [dataclasses.asdict(o) for o in sc.overlays],
+                "star_brightness": sc.star_brightness, "star_contrast": sc.star_contrast,
+                "limiting_mag_delta": sc.limiting_mag_delta,
+                "layers": {name: list(fade) for name, fade in sc.layers.snapshot().items()},
+            },
+            "parts": {name: part.mirror() for name, part in self.mirrored.items()},
+        }
+
+    def restore(self, mirror: dict) -> None:
+        """Take over from a mirror: the next frame is ``mirror['frame'] + 1``, the scene as it was.
+
+        Raises PeerError naming the field if the mirror is malformed (the standby then keeps
+        the previous one).
+        """
+        try:
+            if mirror.get("v") != MIRROR_FORMAT:
+                raise ValueError(f"mirror format {mirror.get('v')!r}, this build reads {MIRROR_FORMAT}")
+            c, sc = mirror["clock"], mirror["scene"]
+            clock = SimClock(fps=float(mirror["fps"]), anchor_frame=float(c["anchor_frame"]),
+                             anchor_utc=datetime.fromisoformat(c["anchor_utc"]), rate=float(c["rate"]))
+            scene = dataclasses.replace(
+                self.scene, view_az_deg=float(sc["view_az_deg"]), view_alt_deg=float(sc["view_alt_deg"]),
+                language=str(sc["language"]), blackout=bool(sc["blackout"]), refraction=bool(sc["refraction"]),
+                temperature_C=float(sc["temperature_C"]),
+                pressure_mbar=None if sc["pressure_mbar"] is None else float(sc["pressure_mbar"]),
+                pointer=str(sc["pointer"]), overlays=tuple(Overlay(**{**o, "rgb": tuple(o["rgb"])})
+                                                           for o in sc["overlays"]),
+                star_brightness=float(sc["star_brightness"]), star_contrast=float(sc["star_contrast"]),
+                limiting_mag_delta=float(sc["limiting_mag_delta"]),
+                layers=LayerMix.from_snapshot({k: tuple(v) for k, v in sc["layers"].items()}))
+            frame = int(mirror["frame"])
+            site = tuple(float(x) for x in mirror["site"])
+            offset = float(mirror["show_offset_s"])
+            for name, part in self.mirrored.items():
+                if name in mirror.get("parts", {}):
+                    part.restore(mirror["parts"][name])
+        except (KeyError, TypeError, ValueError, DomectlError) as e:
+            raise PeerError(f"mirror: malformed: {e!r}") from None
+        self.fps = clock.fps
+        self.clock, self.scene, self.site, self._show_offset_s = clock, scene, site, offset
+        self.barrier.frame = frame
+        self._edge_logged = False
+
+    def publish_mirror(self, force: bool = False) -> None:
+        """Publish the mirror at most every MIRROR_INTERVAL_S."""
+        now = self.clock_ns()
+        if force or self._last_mirror_ns is None or now - self._last_mirror_ns >= MIRROR_INTERVAL_S * 1e9:
+            self._last_mirror_ns = now
+            self.link.publish(Mirror(self.mirror()))
 
     # ------------------------------------------------------------ status
 

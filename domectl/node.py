@@ -25,7 +25,7 @@ from domectl.errors import PeerError
 from domectl.frame import FrameState
 from domectl.protocol import (
     HEARTBEAT_INTERVAL_S, LIVENESS, MAGIC, RECONNECT_BACKOFF_MAX_S, RECONNECT_BACKOFF_MIN_S,
-    Bye, Frame, Heartbeat, Hello, Kind, Ready, Snapshot, Swap, decode,
+    Bye, Frame, Heartbeat, Hello, Kind, Mirror, Ready, Snapshot, Swap, decode,
 )
 
 log = logging.getLogger("domectl.node")
@@ -130,6 +130,8 @@ class NodeLoop:
                 self.stats.drop("lost_frame")
                 self.joined = False
                 self._send(Hello(self.ig))
+        elif isinstance(msg, Mirror):
+            pass  # the scene for the standby master: a node draws only FrameStates
         else:
             self.stats.drop("unexpected_type")
 

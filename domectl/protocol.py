@@ -16,10 +16,12 @@ Wire format: ``0xD0, PROTOCOL_VERSION, type, payload`` (little-endian).
     swap       master -> all    frame to present now
     heartbeat  both ways        sender (0 = master), last frame, node stats
     bye        both ways        sender (0 = master), final (master: the run is over, exit)
+    mirror     master -> all    the scene as UTF-8 JSON, for the standby master (nodes ignore it)
 """
 
 from __future__ import annotations
 
+import json
 import struct
 from dataclasses import dataclass, field
 from enum import Enum
@@ -38,6 +40,11 @@ MAX_MESSAGE_BYTES = 64 * 1024
 # Nodes and master send a heartbeat this often when they have nothing else to say. At 60 Hz,
 # frames and readies already prove liveness; heartbeats matter when the show is paused.
 HEARTBEAT_INTERVAL_S = 0.2
+# The standby master's copy of the scene is refreshed this often: a takeover repeats at most
+# this much of the operator's last command (a fade restarts from 0.1 s earlier, not from scratch).
+MIRROR_INTERVAL_S = 0.1
+# A mirror holds the scene (layers, overlays, show and poll state): a few KB; this bounds it.
+MAX_MIRROR_BYTES = 48 * 1024
 # A peer silent for this many heartbeat intervals is dead: 3 x 0.2 = 0.6 s, so a node that dies
 # is out of the barrier well before the 1 s a restarted node has to be back in sync.
 LIVENESS = 3
@@ -55,6 +62,7 @@ class Kind(Enum):
     SWAP = 5
     HEARTBEAT = 6
     BYE = 7
+    MIRROR = 8
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,19 @@ class Bye:
     final: bool = False
 
 
-Message = Hello | Snapshot | Frame | Ready | Swap | Heartbeat | Bye
+@dataclass(frozen=True)
+class Mirror:
+    """The master's scene state for the standby master (nodes ignore it).
+
+    ``state`` is a JSON object (``Master.mirror()``), carried as UTF-8 JSON
+    with a version field inside: explicit, readable, no pickle; at most
+    MAX_MIRROR_BYTES.
+    """
+
+    state: dict
+
+
+Message = Hello | Snapshot | Frame | Ready | Swap | Heartbeat | Bye | Mirror
 
 _PREFIX = struct.Struct("<BBB")
 _HELLO = struct.Struct("<HHH")
@@ -137,6 +157,14 @@ def encode(msg: Message) -> bytes:
             return _prefix(Kind.SNAPSHOT) + _SNAPSHOT.pack(msg.ig, msg.state is not None) + body
         if isinstance(msg, Bye):
             return _prefix(Kind.BYE) + _BYE.pack(msg.sender, msg.final)
+        if isinstance(msg, Mirror):
+            try:
+                body = json.dumps(msg.state, separators=(",", ":"), allow_nan=False).encode("utf-8")
+            except (TypeError, ValueError) as e:
+                raise LocalError(f"mirror state is not plain finite JSON: {e}") from None
+            if len(body) > MAX_MIRROR_BYTES:
+                raise LocalError(f"mirror state of {len(body)} bytes exceeds {MAX_MIRROR_BYTES}")
+            return _prefix(Kind.MIRROR) + body
     except struct.error as e:
         raise LocalError(f"cannot encode {msg!r}: {e}") from None
     raise LocalError(f"not a protocol message: {msg!r}")
@@ -199,8 +227,22 @@ def decode(data: bytes) -> Message:
         if has_state not in (0, 1) or (not has_state and rest):
             raise PeerError("snapshot: malformed state flag")
         return Snapshot(ig, decode_frame(rest) if has_state else None)
+    if kind is Kind.MIRROR:
+        if len(payload) > MAX_MIRROR_BYTES:
+            raise PeerError(f"mirror of {len(payload)} bytes exceeds {MAX_MIRROR_BYTES}")
+        try:
+            state = json.loads(payload.decode("utf-8"), parse_constant=_no_constant)
+        except (UnicodeDecodeError, ValueError) as e:
+            raise PeerError(f"mirror: not UTF-8 JSON: {e}") from None
+        if not isinstance(state, dict):
+            raise PeerError("mirror: the state must be a JSON object")
+        return Mirror(state)
     sender, final = _exact(_BYE, payload, "bye")
     return Bye(sender, bool(final))
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not allowed")
 
 
 # ------------------------------------------------------------------ barrier

@@ -161,3 +161,21 @@ def test_frames_must_increase(joined):
     barrier.begin(5, clock(), clock())
     with pytest.raises(LocalError, match="frames must increase"):
         barrier.begin(5, clock(), clock())
+
+
+def test_mirror_round_trips_as_json_and_refuses_anything_else():
+    from domectl.protocol import MAX_MIRROR_BYTES, Mirror
+
+    state = {"v": 1, "frame": 12, "scene": {"pointer": "Mars", "layers": {"stars": [0.0, 1.0, 0.0, 0.0]}}}
+    assert decode(encode(Mirror(state))) == Mirror(state)
+    data = encode(Mirror(state))
+    with pytest.raises(PeerError, match="mirror: not UTF-8 JSON"):
+        decode(data[:-3])
+    with pytest.raises(PeerError, match="JSON object"):
+        decode(data[:3] + b"[1, 2]")
+    with pytest.raises(PeerError, match="NaN is not allowed"):
+        decode(data[:3] + b'{"x": NaN}')
+    with pytest.raises(LocalError, match="not plain finite JSON"):
+        encode(Mirror({"x": float("inf")}))
+    with pytest.raises(LocalError, match="exceeds"):
+        encode(Mirror({"x": "a" * MAX_MIRROR_BYTES}))
