@@ -43,15 +43,22 @@ def check_layer(name: str, where: str = "layer") -> str:
 
 
 def parse_layers(text: str, where: str = "--layers") -> tuple[str, ...]:
-    """``"stars,planets"`` -> ("stars", "planets"); ``"all"``, ``"default"`` and ``"none"`` too."""
-    text = text.strip()
-    if text == "all":
-        return LAYER_NAMES
-    if text == "default":
-        return DEFAULT_LAYERS
-    if text in ("", "none"):
-        return ()
-    return tuple(check_layer(part.strip(), where) for part in text.split(","))
+    """``"stars,planets"`` -> ("stars", "planets"), in drawing order, without repeats.
+
+    ``all`` and ``default`` stand for those sets and mix with names
+    (``default,constellation-lines``); ``none`` or nothing is no layer.
+    """
+    chosen: set[str] = set()
+    for part in (p.strip() for p in text.split(",")):
+        if part in ("", "none"):
+            continue
+        if part == "all":
+            chosen.update(LAYER_NAMES)
+        elif part == "default":
+            chosen.update(DEFAULT_LAYERS)
+        else:
+            chosen.add(check_layer(part, where))
+    return tuple(name for name in LAYER_NAMES if name in chosen)
 
 
 def ease(x: float) -> float:

@@ -66,7 +66,9 @@ def test_bad_requests_name_the_layer_and_the_fix():
 
 
 def test_parse_layers():
-    assert parse_layers("stars, planets") == ("stars", "planets")
+    assert parse_layers("planets, stars") == ("stars", "planets")  # drawing order
+    assert parse_layers("default,constellation-lines,stars") == tuple(
+        name for name in LAYER_NAMES if name in DEFAULT_LAYERS or name == "constellation-lines")
     assert parse_layers("all") == LAYER_NAMES
     assert parse_layers("none") == ()
     with pytest.raises(ConfigError, match="--layers 'sun'"):
