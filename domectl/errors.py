@@ -6,9 +6,13 @@
     ├── TimeRangeError           a date outside the ephemeris (DE421: 1900-2050)
     ├── ShaderError              a .glsl file failed to compile or link; names file:line
     ├── RenderError              no GL context could be made, or a GL error is pending
-    └── ProtocolError            a cluster message could not be decoded
-        ├── PeerError            the peer sent something wrong (counted and dropped)
-        └── LocalError           we were asked to encode something invalid (our bug)
+    ├── ProtocolError            a cluster message could not be decoded
+    │   ├── PeerError            the peer sent something wrong (counted and dropped)
+    │   └── LocalError           we were asked to encode something invalid (our bug)
+    ├── warp.WarpModelError      a dome/projector model is impossible (also a ValueError)
+    ├── warp.formats.FormatError a calibration file (MPCDI, PFM, Bourke, PNG) is malformed;
+    │                            names file, line or field (also a ValueError)
+    └── status.StatusError       no live master status to read
 
 Every message says what is wrong and how to fix it; tests assert the messages.
 """

@@ -4,8 +4,15 @@
     mesh.py         WarpMesh, build_mesh: vertex grid projector pixel -> domemaster uv
     blend.py        edge-distance blend weights, masks, gamma storage, black-level uplift
     reconstruct.py  warp a domemaster, reconstruct what the eye sees, coverage
+    formats/        calibration files: PFM, PNG maps, Paul Bourke meshes, MPCDI 2.0;
+                    WarpMesh <-> formats; preview pictures (one module per format)
+    build.py        ``warp build``: a hall's calibration set (MPCDI, blend PNGs,
+                    coverage and blend-sum maps, report.json) with its checks
 
-Imports only numpy, the standard library and ``domectl.projection``.
+The math imports only numpy, the standard library and ``domectl.projection``.
+The one exception is PNG: ``warp/formats/png.py`` imports Pillow, lazily,
+inside the functions that encode or decode a PNG (alpha/beta maps, previews),
+so ``import warp`` itself brings in no image library.
 """
 
 from warp.blend import (
@@ -21,6 +28,8 @@ from warp.blend import (
     max_overlap_count,
     normalized_weights_at_points,
 )
+from warp.build import build_hall_warp
+from warp.formats import FormatError
 from warp.geometry import (
     DomeModel,
     Lens,
@@ -48,6 +57,7 @@ from warp.reconstruct import (
 __all__ = [
     "DEFAULT_STEP_PX",
     "DomeModel",
+    "FormatError",
     "Lens",
     "ProjectorModel",
     "WarpMesh",
@@ -57,6 +67,7 @@ __all__ = [
     "black_uplift_mask",
     "blend_mask",
     "blend_weights",
+    "build_hall_warp",
     "build_mesh",
     "check_inside",
     "coverage_counts",
