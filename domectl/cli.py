@@ -200,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time", default=None, help="UTC time, ISO 8601 (default: now)")
     p.add_argument("--refraction", action="store_true", help="apply atmospheric refraction")
     p.add_argument("--json", action="store_true", help="print JSON")
+
+    from domectl import cli_warp
+
+    cli_warp.add_parser(sub)
     return parser
 
 
@@ -300,6 +304,12 @@ def cmd_status(args) -> int:
     return 1 if status["stale"] or status.get("stopped") else 0
 
 
+def cmd_warp(args) -> int:
+    from domectl.cli_warp import cmd_warp as warp
+
+    return warp(args)
+
+
 def cmd_config(args) -> int:
     from domectl.config import load_hall
 
@@ -382,7 +392,8 @@ def cmd_render(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "master": cmd_master, "node": cmd_node, "config": cmd_config,
-            "data": cmd_data, "sky": cmd_sky, "render": cmd_render, "status": cmd_status}
+            "data": cmd_data, "sky": cmd_sky, "render": cmd_render, "status": cmd_status,
+            "warp": cmd_warp}
 
 
 if __name__ == "__main__":

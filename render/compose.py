@@ -20,7 +20,6 @@ when the operator fades the daylight out.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
@@ -37,24 +36,15 @@ from render.sky import SkyRenderer, StarLook
 
 log = logging.getLogger("domectl.render")
 
-#: Where each layer's drawing class lives: (module, class). Classes take ``(ctx)`` and draw
-#: the names in their ``names``; one instance serves all of its names.
-LAYER_CLASSES: dict[str, tuple[str, str]] = {
-    "daylight": ("render.backdrop", "DaylightLayer"),
-    "milky-way": ("render.backdrop", "MilkyWayLayer"),
-    "landscape": ("render.backdrop", "LandscapeLayer"),
-    "grid-altaz": ("render.grids", "GridLayer"),
-    "grid-equatorial": ("render.grids", "GridLayer"),
-    "grid-ecliptic": ("render.grids", "GridLayer"),
-    "meridian": ("render.grids", "GridLayer"),
-    "horizon": ("render.grids", "GridLayer"),
-    "constellation-boundaries": ("render.lines", "ConstellationLinesLayer"),
-    "constellation-lines": ("render.lines", "ConstellationLinesLayer"),
-    "constellation-names": ("render.labels", "LabelLayer"),
-    "star-names": ("render.labels", "LabelLayer"),
-    "cardinals": ("render.labels", "LabelLayer"),
-    "pointer": ("render.pointer", "PointerLayer"),
-    "overlays": ("render.overlays", "OverlayLayer"),
+#: Which drawing object serves each layer (one object may serve several layers); built by
+#: DomeRenderer._build on first use.
+LAYER_OBJECTS: dict[str, str] = {
+    "daylight": "daylight", "milky-way": "milky-way", "landscape": "landscape",
+    "grid-altaz": "grids", "grid-equatorial": "grids", "grid-ecliptic": "grids", "meridian": "grids",
+    "horizon": "grids",
+    "constellation-boundaries": "lines", "constellation-lines": "lines",
+    "constellation-names": "labels", "star-names": "labels", "cardinals": "labels",
+    "pointer": "pointer", "overlays": "overlays",
 }
 
 
@@ -100,8 +90,12 @@ class DomeRenderer:
         self.ctx = ctx
         self.look = look
         self._stars = _StarLayers(SkyRenderer(ctx, catalog, look=look, **sky_settings))
+        self.catalog = catalog
         self._layers: dict[str, Any] = {"stars": self._stars, "planets": self._stars}
-        self._instances: dict[tuple[str, str], Any] = {}
+        self._instances: dict[str, Any] = {}
+        # Painters shared by the vector and text layers (one glyph atlas, one line program).
+        self._text_painter: Any = None
+        self._line_painter: Any = None
         self._targets: dict[tuple[int, int], tuple[moderngl.Texture, moderngl.Framebuffer]] = {}
         self._rgb: dict[tuple[int, int], np.ndarray] = {}
         self.texture: moderngl.Texture | None = None
@@ -110,15 +104,64 @@ class DomeRenderer:
     def layer(self, name: str) -> Any:
         """The object drawing layer ``name``, built on first use."""
         if name not in self._layers:
-            if name not in LAYER_CLASSES:
+            if name not in LAYER_OBJECTS:
                 raise RenderError(f"unknown layer {name!r}: known layers: {', '.join(LAYER_ORDER)}")
-            key = LAYER_CLASSES[name]
+            key = LAYER_OBJECTS[name]
             if key not in self._instances:
-                module = importlib.import_module(key[0])
-                self._instances[key] = getattr(module, key[1])(self.ctx)
+                self._instances[key] = self._build(key)
                 check_gl(self.ctx, f"building layer {name}")
             self._layers[name] = self._instances[key]
         return self._layers[name]
+
+    def _text(self) -> Any:
+        if self._text_painter is None:
+            from render.labels import TextPainter
+
+            self._text_painter = TextPainter(self.ctx)
+        return self._text_painter
+
+    def _lines(self) -> Any:
+        if self._line_painter is None:
+            from render.lines import LinePainter
+
+            self._line_painter = LinePainter(self.ctx)
+        return self._line_painter
+
+    def _build(self, key: str) -> Any:
+        ctx = self.ctx
+        if key == "daylight":
+            from render.backdrop import DaylightLayer
+
+            return DaylightLayer(ctx)
+        if key == "milky-way":
+            from render.backdrop import MilkyWayLayer
+
+            return MilkyWayLayer(ctx)
+        if key == "landscape":
+            from render.backdrop import LandscapeLayer
+
+            return LandscapeLayer(ctx)
+        if key == "grids":
+            from render.grids import GridLayer
+
+            return GridLayer(ctx)
+        if key == "lines":
+            from render.lines import ConstellationLinesLayer
+
+            return ConstellationLinesLayer(ctx, painter=self._lines())
+        if key == "labels":
+            from render.labels import LabelsLayer
+
+            return LabelsLayer(ctx, text=self._text(), stars=self.catalog)
+        if key == "pointer":
+            from render.pointer import PointerLayer
+
+            return PointerLayer(ctx, text=self._text(), lines=self._lines(), stars=self.catalog)
+        if key == "overlays":
+            from render.overlays import OverlaysLayer
+
+            return OverlaysLayer(ctx, text=self._text())
+        raise RenderError(f"no drawing object {key!r}")  # LAYER_OBJECTS names only the keys above
 
     def _target(self, size_px: tuple[int, int]) -> tuple[moderngl.Texture, moderngl.Framebuffer]:
         key = (int(size_px[0]), int(size_px[1]))
@@ -143,7 +186,7 @@ class DomeRenderer:
                star_contrast: float = 1.0, limiting_mag_delta: float = 0.0) -> moderngl.Texture:
         """Draw every visible layer of ``view``; returns the RGBA8 display-encoded texture (v up)."""
         for name in opacities:
-            if name not in self._layers and name not in LAYER_CLASSES:
+            if name not in self._layers and name not in LAYER_OBJECTS:
                 raise RenderError(f"unknown layer {name!r}: known layers: {', '.join(LAYER_ORDER)}")
         self.texture, self.framebuffer = self._target(view.size_px)
         self.framebuffer.use()
@@ -171,8 +214,13 @@ class DomeRenderer:
 
     def release(self) -> None:
         """Free every GL object (the context stays)."""
+        # Layers first: a layer never releases a painter it was given.
         for obj in {id(o): o for o in self._layers.values()}.values():
             obj.release()
+        for painter in (self._text_painter, self._line_painter):
+            if painter is not None:
+                painter.release()
+        self._text_painter = self._line_painter = None
         self._layers.clear()
         self._instances.clear()
         release_framebuffers(self.ctx, *(fbo for _, fbo in self._targets.values()))

@@ -85,6 +85,8 @@ class LayerView:
     #: The star and planet layers' parameters (render.sky.SkyParams): aberration,
     #: proper motion, refraction, the Sun's deflection. None where no star layer is drawn.
     sky: Any = None
+    #: Show time in seconds: what animates (the pointer's ring turns); never a clock read.
+    time_s: float = 0.0
 
     @property
     def dome_from_icrs(self) -> np.ndarray:
