@@ -10,6 +10,13 @@ renderer that draws nothing. The ratio of medians (domectl / raw) is what
 the protocol costs on top of ZeroMQ; DESIGN.md asks for "close to raw" and
 issue 6 for <= 1.3. Round trip = frame published -> last ready received.
 Each figure is in the benchmark's ``extra_info``.
+
+``test_barrier_round_trip_24_nodes_curve_vs_plaintext`` runs the same
+domectl barrier twice in one run, plaintext then CURVE (every socket
+encrypted, the master authenticating each node by ZAP and checking each
+message's User-Id), and reports the ratio: what the hall's security costs.
+
+    .venv/bin/python -m pytest benchmarks/bench_barrier.py --benchmark-only -k curve -s
 """
 
 from __future__ import annotations
@@ -49,11 +56,11 @@ def _raw_node(index: int, frame_ep: str, ack_ep: str) -> None:
     ctx.destroy(0)
 
 
-def _domectl_node(ig: int, frame_ep: str, control_ep: str) -> None:
+def _domectl_node(ig: int, frame_ep: str, control_ep: str, keys=None) -> None:
     from domectl.node import NodeLoop
     from domectl.transport import NodeLink
 
-    NodeLoop(ig, NodeLink(ig, frame_ep, control_ep), lambda state: None).run()
+    NodeLoop(ig, NodeLink(ig, frame_ep, control_ep, keys=keys), lambda state: None).run()
 
 
 def _stats(round_trips_ms: list[float]) -> dict:
@@ -102,30 +109,36 @@ def run_raw() -> dict:
     return _stats(trips)
 
 
-def run_domectl() -> dict:
+def run_domectl(curve: bool = False, frames: int = FRAMES) -> dict:
+    """The domectl barrier with 24 node processes; ``curve``: with ephemeral CURVE keys."""
+    from domectl.keys import ephemeral_hall_keys
     from domectl.master import Master, Scene
     from domectl.transport import MasterLink
 
-    link = MasterLink()
+    keys = ephemeral_hall_keys(range(1, NODES + 1)) if curve else None
+    link = MasterLink(keys=keys.master if keys else None)
     hall = types.SimpleNamespace(timing=types.SimpleNamespace(fps=120.0, swap_deadline_ms=1000.0),
                                  site=types.SimpleNamespace(latitude_deg=50.7, longitude_deg=2.24,
                                                             elevation_m=80.0), igs=())
     master = Master(hall, link, StillSky(), Scene(start_utc=datetime(2026, 11, 20, 21, tzinfo=timezone.utc)),
                     igs=tuple(range(1, NODES + 1)))
-    procs = [mp.get_context("spawn").Process(target=_domectl_node,
-                                             args=(ig, link.frame_endpoint, link.control_endpoint))
-             for ig in range(1, NODES + 1)]
+    procs = [mp.get_context("spawn").Process(
+        target=_domectl_node,
+        args=(ig, link.frame_endpoint, link.control_endpoint, keys.nodes[ig] if keys else None))
+        for ig in range(1, NODES + 1)]
     for p in procs:
         p.start()
     assert master.wait_for_nodes(60) == NODES
     trips = []
-    for n in range(FRAMES):
+    for n in range(frames):
         decision = master.step(n)
         assert decision.late == ()
         trips.append(decision.waited_ns / 1e6)
     master.shutdown(final=True)
     for p in procs:
         p.join(10)
+    if keys is not None:
+        assert link.rejected_peers == {}, link.rejected_peers
     link.close()
     return _stats(trips)
 
@@ -140,6 +153,19 @@ def test_barrier_round_trip_24_nodes_vs_raw_pyzmq(benchmark):
     print(f"\nbarrier, {NODES} processes: raw p50 {raw['p50_ms']:.2f} ms p99 {raw['p99_ms']:.2f} ms; "
           f"domectl p50 {ours['p50_ms']:.2f} ms p99 {ours['p99_ms']:.2f} ms; ratio p50 {ratio:.2f}")
     assert ours["frames"] == FRAMES
+
+
+@pytest.mark.benchmark(group="barrier")
+def test_barrier_round_trip_24_nodes_curve_vs_plaintext(benchmark):
+    plain = run_domectl(curve=False)
+    curve = benchmark.pedantic(run_domectl, kwargs={"curve": True}, rounds=1, iterations=1)
+    ratio = curve["p50_ms"] / plain["p50_ms"]
+    benchmark.extra_info.update({"plaintext": plain, "curve": curve, "ratio_p50": ratio,
+                                 "ratio_p99": curve["p99_ms"] / plain["p99_ms"]})
+    print(f"\nbarrier, {NODES} processes: plaintext p50 {plain['p50_ms']:.2f} ms p99 {plain['p99_ms']:.2f} ms; "
+          f"CURVE p50 {curve['p50_ms']:.2f} ms p99 {curve['p99_ms']:.2f} ms; ratio p50 {ratio:.2f}, "
+          f"p99 {curve['p99_ms'] / plain['p99_ms']:.2f}")
+    assert curve["frames"] == FRAMES
 
 
 @pytest.mark.benchmark(group="master")

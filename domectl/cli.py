@@ -62,6 +62,11 @@ def _config_arg(p: argparse.ArgumentParser) -> None:
                    help="hall config directory (default: the embedded reference hall, config/lacoupole)")
 
 
+def _keys_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--keys", type=Path, default=None, metavar="DIR",
+                   help="the hall's CURVE keys (default: <config dir>/keys; made by `domectl keys`)")
+
+
 def _size_px(text: str) -> int:
     from domectl.still import MAX_STILL_PX
 
@@ -139,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lockstep", action="store_true", help="wait for every node each frame (offline)")
     p.add_argument("--refraction", action="store_true", help="apply atmospheric refraction")
     p.add_argument("--join-timeout", type=float, default=30.0, help="seconds to wait for IGs to join")
+    _keys_arg(p)
 
     p = sub.add_parser("node", help="run one image generator (IG)",
                        description="Run one IG: receive frames from the master, render its projector's slice "
@@ -152,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--control-endpoint", default=None, help=argparse.SUPPRESS)
     p.add_argument("--exit-with-master", action="store_true",
                    help="exit when the master ends the run (embedded use) instead of waiting for it")
+    _keys_arg(p)
+    p.add_argument("--keys-from-env", action="store_true", help=argparse.SUPPRESS)   # set by `domectl run`
 
     p = sub.add_parser("render", help="render one domemaster frame to a PNG (headless, or in a window)",
                        description="Render the sky of one moment as a whole domemaster (or a rectangle of it) "
@@ -201,9 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refraction", action="store_true", help="apply atmospheric refraction")
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    from domectl import cli_warp
+    from domectl import cli_keys, cli_warp
 
     cli_warp.add_parser(sub)
+    cli_keys.add_parser(sub)
     return parser
 
 
@@ -255,9 +264,12 @@ def cmd_master(args) -> int:
     from domectl.status import status_path
     from domectl.transport import MasterLink
 
+    from domectl.keys import default_keys_dir, load_master_keys
+
     hall = load_hall(args.config)
+    keys = load_master_keys(args.keys or default_keys_dir(hall.root), [g.id for g in hall.igs])
     link = MasterLink("*" if hall.master.host != "127.0.0.1" else "127.0.0.1",
-                      hall.master.frame_port, hall.master.control_port)
+                      hall.master.frame_port, hall.master.control_port, keys=keys)
     scene = Scene(start_utc=args.time or parse_utc(None), rate=args.rate,
                   view_az_deg=hall.dome.front_az_deg, language=hall.default_language,
                   refraction=args.refraction)
@@ -278,20 +290,28 @@ def cmd_master(args) -> int:
     finally:
         master.shutdown(final=False)
         link.close()
-    print(json.dumps(master.metrics.summary(master.barrier), indent=2))
+    print(json.dumps({**master.metrics.summary(master.barrier), "rejected_peers": link.rejected_peers},
+                     indent=2))
     return 0
 
 
 def cmd_node(args) -> int:
+    import os
+
     from domectl.config import load_hall
+    from domectl.keys import default_keys_dir, load_node_keys, node_keys_from_env
     from domectl.runner import run_node
 
     hall = load_hall(args.config)
     hall.ig(args.ig)
+    if args.keys_from_env:
+        keys = node_keys_from_env(os.environ, args.ig)
+    else:
+        keys = load_node_keys(args.keys or default_keys_dir(hall.root), args.ig)
     frame_ep = args.frame_endpoint or f"tcp://{hall.master.host}:{hall.master.frame_port}"
     control_ep = args.control_endpoint or f"tcp://{hall.master.host}:{hall.master.control_port}"
     return run_node(hall, args.ig, frame_ep, control_ep, scale=args.scale, out_dir=args.out,
-                    headless=args.headless, exit_with_master=args.exit_with_master)
+                    headless=args.headless, exit_with_master=args.exit_with_master, keys=keys)
 
 
 def cmd_status(args) -> int:
@@ -302,6 +322,12 @@ def cmd_status(args) -> int:
     status = read_status(status_path(hall.name))
     print(json.dumps(status, indent=1) if args.json else format_status(status))
     return 1 if status["stale"] or status.get("stopped") else 0
+
+
+def cmd_keys(args) -> int:
+    from domectl.cli_keys import cmd_keys as keys
+
+    return keys(args)
 
 
 def cmd_warp(args) -> int:
@@ -393,7 +419,7 @@ def cmd_render(args) -> int:
 
 COMMANDS = {"run": cmd_run, "master": cmd_master, "node": cmd_node, "config": cmd_config,
             "data": cmd_data, "sky": cmd_sky, "render": cmd_render, "status": cmd_status,
-            "warp": cmd_warp}
+            "warp": cmd_warp, "keys": cmd_keys}
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import numpy as np
 
 from domectl.config import Hall
 from domectl.hallwarp import dome_model, eye_m, projector_models
+from domectl.keys import HallKeys, ephemeral_hall_keys, node_keys_to_env
 from domectl.master import LOCKSTEP_LIVENESS_S, Master, Scene
 from domectl.runner import die_with_parent
 from domectl.oscio import AudioCues
@@ -41,7 +42,10 @@ def _say(msg: str) -> None:
     print(f"[domectl run] {msg}", flush=True)
 
 
-def spawn_nodes(hall: Hall, igs, link: MasterLink, scale: float, out_dir: Path, headless: bool):
+def spawn_nodes(hall: Hall, igs, link: MasterLink, scale: float, out_dir: Path, headless: bool,
+                keys: HallKeys | None = None):
+    """One node process per IG; with ``keys``, each gets its own CURVE keys in its environment
+    (never on the command line, which any user can read in /proc)."""
     procs = {}
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -52,7 +56,11 @@ def spawn_nodes(hall: Hall, igs, link: MasterLink, scale: float, out_dir: Path, 
                "--exit-with-master"]
         if headless:
             cmd.append("--headless")
-        procs[ig] = subprocess.Popen(cmd, env=env, preexec_fn=die_with_parent)
+        node_env = env
+        if keys is not None:
+            cmd.append("--keys-from-env")
+            node_env = {**env, **node_keys_to_env(keys.nodes[ig])}
+        procs[ig] = subprocess.Popen(cmd, env=node_env, preexec_fn=die_with_parent)
     return procs
 
 
@@ -108,7 +116,9 @@ def run_embedded(hall: Hall, *, frames: int, scale: float, out_dir: Path, start_
         old.unlink()
     igs = igs or tuple(g.id for g in hall.igs)
     t_begin = time.monotonic()
-    link = MasterLink("127.0.0.1", "*", "*")
+    # CURVE with keys made for this run only: the embedded default runs as the hall does.
+    keys = ephemeral_hall_keys(igs)
+    link = MasterLink("127.0.0.1", "*", "*", keys=keys.master)
     scene = Scene(start_utc=start_utc, rate=rate, view_az_deg=hall.dome.front_az_deg,
                   language=hall.default_language, refraction=refraction)
     master = Master(hall, link, CachedEphemeris(Ephemeris()), scene, igs=igs,
@@ -116,7 +126,7 @@ def run_embedded(hall: Hall, *, frames: int, scale: float, out_dir: Path, start_
                     audio=AudioCues(hall.osc.audio_host, hall.osc.audio_port))
     _say(f"{hall.name}: {len(igs)} IGs at scale {scale:g}, {frames} frames from "
          f"{start_utc.isoformat(timespec='seconds')}, master on {link.frame_endpoint}")
-    procs = spawn_nodes(hall, igs, link, scale, out_dir, headless)
+    procs = spawn_nodes(hall, igs, link, scale, out_dir, headless, keys)
     ok = False
     try:
         joined = master.wait_for_nodes(
@@ -155,6 +165,7 @@ def run_embedded(hall: Hall, *, frames: int, scale: float, out_dir: Path, start_
         "lockstep": lockstep, "wall_s": round(time.monotonic() - t_begin, 2),
         "node_exit_codes": {f"ig{ig:02d}": c for ig, c in codes.items()},
         "missing_outputs": [f"ig{ig:02d}.png" for ig in missing], **summary,
+        "rejected_peers": dict(link.rejected_peers),
     }
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2))
     _say(f"{'done' if ok else 'FAILED'}: {out_dir}/ (ig01.png..ig{max(igs):02d}.png, dome.png, metrics.json)")

@@ -418,6 +418,7 @@ class Master:
             "updated_unix_s": time.time(),
             "missed_deadlines": self.metrics.late_swaps,
             "rejected": dict(self.barrier.rejected),
+            "rejected_peers": dict(getattr(self.link, "rejected_peers", {}) or {}),
             "nodes": [{"ig": n.ig, "online": n.online, "in_barrier": n.in_barrier, "fps": round(n.fps, 2),
                        "render_ms": round(n.render_ms, 3), "missed": n.missed, "swaps": n.swaps,
                        "joins": n.joins} for n in self.barrier.nodes.values()],

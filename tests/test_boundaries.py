@@ -16,7 +16,7 @@ def _run(code: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("module, forbidden", [
-    ("warp", ["moderngl", "zmq", "skyfield", "scipy"]),
+    ("warp", ["moderngl", "zmq", "skyfield", "scipy", "PIL"]),
     ("calibration", ["moderngl", "zmq", "skyfield"]),
     ("domectl.projection", ["moderngl", "zmq", "skyfield"]),
     ("domectl.astro", ["moderngl", "zmq", "skyfield"]),
@@ -25,6 +25,9 @@ def _run(code: str) -> subprocess.CompletedProcess:
     ("domectl.node", ["moderngl", "zmq", "skyfield"]),
     ("domectl.master", ["moderngl", "zmq", "skyfield"]),
     ("domectl.config", ["moderngl", "zmq", "skyfield", "numpy"]),
+    ("domectl.keys", ["moderngl", "zmq", "skyfield", "numpy"]),
+    ("domectl.layermix", ["moderngl", "zmq", "skyfield", "numpy"]),
+    ("domectl.status", ["moderngl", "zmq", "skyfield", "numpy"]),
     ("domectl.skydata", ["moderngl", "zmq", "skyfield"]),
     ("render", ["zmq", "skyfield"]),
     ("domectl.pipeline", ["zmq", "skyfield"]),

@@ -224,7 +224,7 @@ def test_milky_way_is_brighter_along_the_plane_than_at_the_pole(gl_ctx):
     x = np.cross(pole, centre)
     enu_from_icrs = np.stack([x / np.linalg.norm(x), np.cross(middle, x / np.linalg.norm(x)), middle])
     view = a_view(size, np.eye(3), enu_from_icrs)
-    layer = MilkyWayLayer(gl_ctx)
+    layer = MilkyWayLayer(gl_ctx, peak=CLOSE_UP_PEAK)
     try:
         image = decode(draw(gl_ctx, view, (layer, "milky-way", 1.0))).sum(axis=-1)
     finally:
@@ -280,7 +280,7 @@ def test_milky_way_has_no_seam_at_dome_scale(gl_ctx):
     # average shows as a line across the band.
     size = 128
     view = galaxy_view(size, lon_deg=180.0)
-    layer = MilkyWayLayer(gl_ctx)
+    layer = MilkyWayLayer(gl_ctx, peak=CLOSE_UP_PEAK)
     try:
         image = decode(draw(gl_ctx, view, (layer, "milky-way", 1.0))).sum(axis=-1).ravel()
     finally:
@@ -298,7 +298,7 @@ def test_milky_way_has_no_seam_at_dome_scale(gl_ctx):
 
 
 def test_milky_way_fades_by_day_and_with_opacity(gl_ctx):
-    layer = MilkyWayLayer(gl_ctx)
+    layer = MilkyWayLayer(gl_ctx, peak=CLOSE_UP_PEAK)
     try:
         night = decode(draw(gl_ctx, galaxy_view(64), (layer, "milky-way", 1.0)))
         half = decode(draw(gl_ctx, galaxy_view(64), (layer, "milky-way", 0.5)))
