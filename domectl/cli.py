@@ -144,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lockstep", action="store_true", help="wait for every node each frame (offline)")
     p.add_argument("--refraction", action="store_true", help="apply atmospheric refraction")
     p.add_argument("--join-timeout", type=float, default=30.0, help="seconds to wait for IGs to join")
+    p.add_argument("--standby", action="store_true",
+                   help="run as the standby master: mirror the primary, take over within 1 s if it dies")
     _keys_arg(p)
 
     p = sub.add_parser("node", help="run one image generator (IG)",
@@ -268,24 +270,46 @@ def cmd_master(args) -> int:
 
     hall = load_hall(args.config)
     keys = load_master_keys(args.keys or default_keys_dir(hall.root), [g.id for g in hall.igs])
-    link = MasterLink("*" if hall.master.host != "127.0.0.1" else "127.0.0.1",
-                      hall.master.frame_port, hall.master.control_port, keys=keys)
+    bind_host = "*" if hall.master.host != "127.0.0.1" else "127.0.0.1"
+    if args.standby:
+        m = hall.master
+        link = MasterLink("*" if m.standby_host != "127.0.0.1" else "127.0.0.1",
+                          m.standby_frame_port or m.frame_port, m.standby_control_port or m.control_port, keys=keys)
+    else:
+        link = MasterLink(bind_host, hall.master.frame_port, hall.master.control_port, keys=keys)
     scene = Scene(start_utc=args.time or parse_utc(None), rate=args.rate,
                   view_az_deg=hall.dome.front_az_deg, language=hall.default_language,
                   refraction=args.refraction)
     audio = AudioCues(hall.osc.audio_host, hall.osc.audio_port)
     timecode = TimecodeChase(hall.osc.timecode_port, hall.osc.allowed_networks) if hall.osc.timecode_port else None
-    master = Master(hall, link, CachedEphemeris(Ephemeris()), scene, status_file=status_path(hall.name),
-                    audio=audio, timecode=timecode)
+    master = Master(hall, link, CachedEphemeris(Ephemeris()), scene,
+                    status_file=None if args.standby else status_path(hall.name),
+                    audio=audio, timecode=timecode, role="standby" if args.standby else "primary")
     if timecode is not None:
         print(f"master: chasing OSC timecode {TIMECODE_ADDRESS} on udp port {timecode.port}", flush=True)
-    print(f"master: status in {master.status_file}", flush=True)
     print(f"master: frames on {link.frame_endpoint}, control on {link.control_endpoint}", flush=True)
-    joined = master.wait_for_nodes(args.join_timeout,
-                                   lambda n, total: print(f"master: {n}/{total} IGs joined", flush=True))
-    if joined == 0:
-        print("master: no IG joined; starting anyway, late nodes join from a snapshot", flush=True)
     try:
+        if args.standby:
+            from domectl.standby import Watch, take_over, watch_until_dead
+            from domectl.transport import WatchLink
+
+            primary_frames = hall.master.endpoints[0]
+            watch, watch_link = Watch(), WatchLink(primary_frames, keys=keys)
+            print(f"master: standby, watching the primary on {primary_frames}", flush=True)
+            try:
+                if not watch_until_dead(watch, watch_link):
+                    return 0
+            finally:
+                watch_link.close()
+            take_over(master, watch)
+            master.status_file = status_path(hall.name)
+            print(f"master: took over after frame {master.barrier.frame}", flush=True)
+        else:
+            print(f"master: status in {master.status_file}", flush=True)
+            joined = master.wait_for_nodes(args.join_timeout,
+                                           lambda n, total: print(f"master: {n}/{total} IGs joined", flush=True))
+            if joined == 0:
+                print("master: no IG joined; starting anyway, late nodes join from a snapshot", flush=True)
         master.run(args.frames, lockstep=args.lockstep)
     finally:
         master.shutdown(final=False)
@@ -308,10 +332,14 @@ def cmd_node(args) -> int:
         keys = node_keys_from_env(os.environ, args.ig)
     else:
         keys = load_node_keys(args.keys or default_keys_dir(hall.root), args.ig)
-    frame_ep = args.frame_endpoint or f"tcp://{hall.master.host}:{hall.master.frame_port}"
-    control_ep = args.control_endpoint or f"tcp://{hall.master.host}:{hall.master.control_port}"
+    frame_ep, control_ep = hall.master.endpoints
+    explicit = args.frame_endpoint or args.control_endpoint
+    frame_ep, control_ep = args.frame_endpoint or frame_ep, args.control_endpoint or control_ep
+    # The hall's standby master is the node's second choice (not for an embedded run's own master).
+    standby = hall.master.standby_endpoints if hall.master.has_standby and not explicit else None
     return run_node(hall, args.ig, frame_ep, control_ep, scale=args.scale, out_dir=args.out,
-                    headless=args.headless, exit_with_master=args.exit_with_master, keys=keys)
+                    headless=args.headless, exit_with_master=args.exit_with_master, keys=keys,
+                    standby=standby)
 
 
 def cmd_status(args) -> int:

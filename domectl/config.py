@@ -95,6 +95,24 @@ class Master:
     frame_port: int
     control_port: int
     http_port: int
+    # The standby's ports: the same as the primary's on a second computer; different ones
+    # let both run on one machine (tests, a laptop rehearsal).
+    standby_frame_port: int = 0          # 0: frame_port
+    standby_control_port: int = 0        # 0: control_port
+
+    @property
+    def endpoints(self) -> tuple[str, str]:
+        """The primary's (frame, control) endpoints, as nodes connect to them."""
+        return f"tcp://{self.host}:{self.frame_port}", f"tcp://{self.host}:{self.control_port}"
+
+    @property
+    def standby_endpoints(self) -> tuple[str, str]:
+        return (f"tcp://{self.standby_host}:{self.standby_frame_port or self.frame_port}",
+                f"tcp://{self.standby_host}:{self.standby_control_port or self.control_port}")
+
+    @property
+    def has_standby(self) -> bool:
+        return self.standby_endpoints != self.endpoints
 
 
 @dataclass(frozen=True)
@@ -374,6 +392,8 @@ def load_hall(root: str | Path | None = None) -> Hall:
         frame_port=m.integer("frame_port", low=1, high=65535),
         control_port=m.integer("control_port", low=1, high=65535),
         http_port=m.integer("http_port", low=1, high=65535),
+        standby_frame_port=m.integer("standby_frame_port", low=0, high=65535, default=0),
+        standby_control_port=m.integer("standby_control_port", low=0, high=65535, default=0),
     )
     ports = {"frame_port": master.frame_port, "control_port": master.control_port,
              "http_port": master.http_port}

@@ -31,7 +31,7 @@ def die_with_parent() -> None:
 
 def run_node(hall: Hall, ig_id: int, frame_endpoint: str, control_endpoint: str, *, scale: float,
              out_dir: Path | None, headless: bool, exit_with_master: bool,
-             keys: NodeKeys | None = None) -> int:
+             keys: NodeKeys | None = None, standby: tuple[str, str] | None = None) -> int:
     """Run one IG until the master ends the run (or SIGINT/SIGTERM); returns an exit code.
 
     ``keys``: this IG's CURVE keys (:mod:`domectl.keys`); None speaks plaintext.
@@ -52,7 +52,7 @@ def run_node(hall: Hall, ig_id: int, frame_endpoint: str, control_endpoint: str,
         log.warning("ig%02d: windowed output is not built yet; rendering offscreen", ig_id)
     ctx = create_context()
     pipeline = IGPipeline(ctx, hall, ig_id, scale, load_stars())
-    link = NodeLink(ig_id, frame_endpoint, control_endpoint, keys=keys)
+    link = NodeLink(ig_id, frame_endpoint, control_endpoint, keys=keys, standby=standby)
     loop = NodeLoop(ig_id, link, pipeline.render, exit_with_master=exit_with_master)
     try:
         loop.run(should_stop=lambda: stop["flag"])

@@ -173,6 +173,9 @@ class MasterLink:
         try:
             if keys is not None:
                 self._allowed = {z85.decode(k): owner for k, owner in keys.allowed.items()}
+                # The standby master holds the hall's master key pair and watches the frame
+                # socket with it (domectl.standby); it never sends on the control socket.
+                self._allowed.setdefault(z85.decode(keys.public), STANDBY_OWNER)
                 self.zap = self.ctx.socket(zmq.REP)
                 self.zap.setsockopt(zmq.LINGER, 0)
                 try:
@@ -360,6 +363,46 @@ def _describe_event(event: int, value: int) -> str:
     return what.lower().replace("protocol_error_", "")
 
 
+#: The owner name of the hall's master key when the standby master watches with it.
+STANDBY_OWNER = "standby"
+
+
+class WatchLink:
+    """The standby master's view of the primary: a SUB socket on its frame endpoint.
+
+    With ``keys`` (the hall's :class:`domectl.keys.MasterKeys`, which the
+    standby holds to serve the nodes once it takes over) it is a CURVE client
+    presenting the master's own key, which the primary allows as ``standby``.
+    """
+
+    def __init__(self, frame_endpoint: str, keys: MasterKeys | None = None,
+                 context: zmq.Context | None = None):
+        self.ctx = context or zmq.Context.instance()
+        self.sub = self.ctx.socket(zmq.SUB)
+        self.sub.setsockopt(zmq.SUBSCRIBE, b"")
+        self.sub.setsockopt(zmq.RCVHWM, PUB_HWM)
+        self.sub.setsockopt(zmq.LINGER, 0)
+        self.sub.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        if keys is not None:
+            self.sub.setsockopt(zmq.CURVE_SERVERKEY, keys.public)
+            self.sub.setsockopt(zmq.CURVE_PUBLICKEY, keys.public)
+            self.sub.setsockopt(zmq.CURVE_SECRETKEY, keys.secret)
+        self.sub.connect(frame_endpoint)
+
+    def receive(self, timeout_ms: float) -> list[bytes]:
+        out = []
+        if self.sub.poll(max(0, int(timeout_ms))):
+            while True:
+                try:
+                    out.append(self.sub.recv(zmq.NOBLOCK))
+                except zmq.Again:
+                    break
+        return out
+
+    def close(self) -> None:
+        self.sub.close(0)
+
+
 class NodeLink:
     """A node's two sockets, connected to the master's endpoints.
 
@@ -370,14 +413,17 @@ class NodeLink:
 
     def __init__(self, ig: int, frame_endpoint: str, control_endpoint: str,
                  context: zmq.Context | None = None, keys: NodeKeys | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 standby: tuple[str, str] | None = None):
         if keys is not None and keys.ig != ig:
             raise LocalError(f"ig{ig:02d} was given the keys of ig{keys.ig:02d}: load igNN.key_secret "
                              "for this node's own id")
         self.ctx = context or zmq.Context.instance()
         self.identity = f"ig{ig:02d}".encode()
-        self.frame_endpoint = frame_endpoint
-        self.control_endpoint = control_endpoint
+        # The masters to try in turn: the primary, then the standby (frame, control endpoints).
+        self.masters = [(frame_endpoint, control_endpoint)] + ([tuple(standby)] if standby else [])
+        self._master_index = 0
+        self.frame_endpoint, self.control_endpoint = self.masters[0]
         self.keys = keys
         self.auth_failures: dict[str, int] = {}
         self.unsent = 0
@@ -411,8 +457,11 @@ class NodeLink:
             self.poller.register(self.monitor, zmq.POLLIN)
 
     def reconnect(self) -> None:
-        """Drop both sockets and connect afresh (after the master went silent)."""
+        """Drop both sockets and connect afresh (after the master went silent), to the next
+        master in turn when there is a standby: a dead primary is not tried twice in a row."""
         self.close()
+        self._master_index = (self._master_index + 1) % len(self.masters)
+        self.frame_endpoint, self.control_endpoint = self.masters[self._master_index]
         self._open()
 
     def send(self, msg: Message) -> bool:
