@@ -22,6 +22,7 @@ import json
 import sys
 from pathlib import Path
 
+from domectl.cli import _scale  # one --scale rule for every command
 from domectl.errors import DomectlError
 
 IMPORT_FORMATS = ("auto", "mpcdi", "bourke", "pfm")
@@ -30,16 +31,6 @@ EXPORT_FORMATS = ("bourke", "pfm")
 PREVIEW_WIDTH_PX = 512
 # `warp export --format pfm`: warp map samples across (height in proportion).
 EXPORT_PFM_WIDTH_PX = 512
-
-
-def _scale(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--scale {text!r}: not a number") from None
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"--scale {value:g}: must be in (0, 1]; 1 is full resolution")
-    return value
 
 
 def _width(text: str) -> int:

@@ -71,3 +71,11 @@ def release_framebuffers(ctx: moderngl.Context, *framebuffers: moderngl.Framebuf
     for fbo in framebuffers:
         if fbo is not None:
             fbo.release()
+
+
+def render_target(ctx: moderngl.Context, size_px: tuple[int, int]) -> tuple[moderngl.Texture, moderngl.Framebuffer]:
+    """An RGBA8 texture of ``size_px = (w, h)`` (linear filtering, clamped) and a framebuffer on it."""
+    texture = ctx.texture((int(size_px[0]), int(size_px[1])), 4, dtype="f1")
+    texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
+    texture.repeat_x = texture.repeat_y = False
+    return texture, ctx.framebuffer(color_attachments=[texture])

@@ -39,7 +39,7 @@ import numpy as np
 
 from domectl.astro import SUN_DEFLECTION_AU, sun_in_icrs
 from domectl.errors import RenderError
-from render.context import check_gl, release_framebuffers
+from render.context import check_gl, release_framebuffers, render_target
 from render.image import read_rgb
 from render.shaders import load_program
 
@@ -261,10 +261,7 @@ class SkyRenderer:
     def _target(self, size_px: tuple[int, int]) -> tuple[moderngl.Texture, moderngl.Framebuffer]:
         key = (int(size_px[0]), int(size_px[1]))
         if key not in self._targets:
-            texture = self.ctx.texture(key, 4, dtype="f1")
-            texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
-            texture.repeat_x = texture.repeat_y = False
-            self._targets[key] = (texture, self.ctx.framebuffer(color_attachments=[texture]))
+            self._targets[key] = render_target(self.ctx, key)
         return self._targets[key]
 
     def _set(self, prog: moderngl.Program, name: str, value: Any) -> None:

@@ -4,34 +4,21 @@ import shutil
 import socket
 import subprocess
 import time
-import types
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from pythonosc.osc_message import OscMessage
 from pythonosc.udp_client import SimpleUDPClient
 
+from fakes import NullLink, StillSky, T0
 from domectl.config import load_hall
 from domectl.master import Master, Scene
 from domectl.oscio import FRAME_ADDRESS, TIMECODE_TIMEOUT_S, AudioCues, TimecodeChase
 
-T0 = datetime(2026, 11, 20, 21, tzinfo=timezone.utc)
 
 
-class StillSky:
-    def sample(self, utc, lat, lon, elev):
-        self.last_utc = utc
-        return types.SimpleNamespace(tt_jd=2461000.5, enu_from_icrs=[[1, 0, 0], [0, 1, 0], [0, 0, 1]],
-                                     beta_icrs=(0.0, 0.0, 0.0), years_since_epoch=35.0, sun_alt_deg=-40.0,
-                                     bodies=())
 
 
-class NullLink:
-    def publish(self, msg):
-        pass
-
-    def receive(self, timeout_ms):
-        return []
 
 
 def receiver():

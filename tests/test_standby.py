@@ -1,24 +1,18 @@
 """The standby master: mirrors the primary's scene and carries on from its last frame."""
 
-import types
 from datetime import datetime, timezone
 
 import pytest
 
+from fakes import StillSky, T0
 from domectl.config import load_hall
 from domectl.errors import PeerError
 from domectl.frame import Overlay
 from domectl.master import Master, Scene
 from domectl.protocol import Mirror, decode, encode
 
-T0 = datetime(2026, 11, 20, 21, tzinfo=timezone.utc)
 
 
-class StillSky:
-    def sample(self, utc, lat, lon, elev):
-        return types.SimpleNamespace(tt_jd=2461000.5 + (utc - T0).total_seconds() / 86400,
-                                     enu_from_icrs=[[1, 0, 0], [0, 1, 0], [0, 0, 1]], beta_icrs=(0.0, 0.0, 0.0),
-                                     years_since_epoch=35.0, sun_alt_deg=-40.0, bodies=())
 
 
 class Wire:

@@ -4,12 +4,11 @@ import json
 import subprocess
 import sys
 import time
-import types
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from fakes import NullLink, StillSky, T0
 from domectl.config import load_hall
 from domectl.errors import DomectlError
 from domectl.master import Master, Scene
@@ -17,22 +16,10 @@ from domectl.protocol import Heartbeat
 from domectl.status import STALE_AFTER_S, StatusError, format_status, read_status, status_path, write_status
 
 ROOT = Path(__file__).resolve().parent.parent
-T0 = datetime(2026, 11, 20, 21, tzinfo=timezone.utc)
 
 
-class StillSky:
-    def sample(self, utc, lat, lon, elev):
-        return types.SimpleNamespace(tt_jd=2461000.5, enu_from_icrs=[[1, 0, 0], [0, 1, 0], [0, 0, 1]],
-                                     beta_icrs=(0.0, 0.0, 0.0), years_since_epoch=35.0, sun_alt_deg=-40.0,
-                                     bodies=())
 
 
-class NullLink:
-    def publish(self, msg):
-        pass
-
-    def receive(self, timeout_ms):
-        return []
 
 
 @pytest.fixture
