@@ -1,10 +1,18 @@
 """Rendering: the only package that imports moderngl.
 
-    context.py     create_context (EGL, headless), check_gl
-    shaders.py     load_program: the one loader of ``shaders/*.glsl``
-                   (programs: stars, bodies, warp, fisheye_probe; includes:
-                   dome_projection, refraction)
-    sky.py         SkyRenderer: black sky, stars, Sun/Moon/planets into a slice
+    context.py     create_context (EGL, headless), check_gl, render_target, InstanceBuffer
+    shaders.py     load_program: the one loader of ``shaders/*.glsl`` (one program per
+                   file; includes: dome_projection, dome_inverse, dome_pass, refraction,
+                   label_sphere)
+    layers.py      the layer protocol, LayerView, the drawing order
+    compose.py     DomeRenderer: every layer, in order, into one slice or domemaster
+    sky.py         SkyRenderer: stars and Sun/Moon/planets
+    backdrop.py    daylight and twilight sky, Milky Way, landscape (full-screen passes)
+    grids.py       alt-az, equatorial, ecliptic grids, meridian, horizon
+    lines.py       constellation lines and boundaries
+    labels.py      glyph atlas; constellation and star names, cardinals
+    pointer.py     the operator's pointer;  overlays.py: text and image overlays
+    window.py      a GLFW window showing a frame
     warp_pass.py   WarpPass: slice -> projector image through a warp mesh and blend weights
     image.py       read-back and PNG I/O
 

@@ -79,3 +79,57 @@ def render_target(ctx: moderngl.Context, size_px: tuple[int, int]) -> tuple[mode
     texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
     texture.repeat_x = texture.repeat_y = False
     return texture, ctx.framebuffer(color_attachments=[texture])
+
+
+class InstanceBuffer:
+    """Per-instance rows drawn as instanced quads (``corners``: a 4-vertex ``in_corner`` strip).
+
+    ``layout`` and ``attributes`` describe one row (moderngl format, ``/i``
+    appended); ``write(rows)`` replaces the rows, growing the GPU buffer by
+    doubling (at least ``min_capacity`` rows) so that rows rewritten every
+    frame (a pointer's ring, labels) rarely reallocate.
+    """
+
+    def __init__(self, ctx: moderngl.Context, program: moderngl.Program, corners: moderngl.Buffer,
+                 layout: str, attributes: tuple[str, ...], floats_per_row: int, min_capacity: int = 0):
+        self.ctx = ctx
+        self._program = program
+        self._corners = corners
+        self._layout = f"{layout}/i"
+        self._attributes = attributes
+        self._floats = floats_per_row
+        self._min_capacity = min_capacity
+        self._buffer: moderngl.Buffer | None = None
+        self._vao: moderngl.VertexArray | None = None
+        self._capacity = 0
+        self.count = 0
+
+    def write(self, rows) -> None:
+        """Replace the rows: anything reshapeable to (N, floats_per_row)."""
+        import numpy as np
+
+        data = np.ascontiguousarray(np.asarray(rows, dtype=np.float32).reshape(-1, self._floats))
+        self.count = len(data)
+        if self.count == 0:
+            return
+        if self.count > self._capacity:
+            self._release_gl()
+            self._capacity = max(self.count, 2 * self._capacity, self._min_capacity)
+            self._buffer = self.ctx.buffer(reserve=self._capacity * self._floats * 4)
+            self._vao = self.ctx.vertex_array(
+                self._program, [(self._corners, "2f", "in_corner"), (self._buffer, self._layout, *self._attributes)])
+        self._buffer.write(data.tobytes())
+
+    def render(self) -> None:
+        if self.count and self._vao is not None:
+            self._vao.render(moderngl.TRIANGLE_STRIP, vertices=4, instances=self.count)
+
+    def _release_gl(self) -> None:
+        for obj in (self._vao, self._buffer):
+            if obj is not None:
+                obj.release()
+        self._vao = self._buffer = None
+
+    def release(self) -> None:
+        self._release_gl()
+        self._capacity = self.count = 0

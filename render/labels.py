@@ -60,7 +60,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from domectl import skydata
 from domectl.projection import altaz_to_enu
-from render.context import check_gl
+from render.context import InstanceBuffer, check_gl
 from render.lines import RIM_MARGIN_R
 from render.shaders import load_program
 
@@ -512,45 +512,25 @@ class TextBatch:
 
     def __init__(self, painter: TextPainter, labels: Iterable[Label] = ()) -> None:
         self._painter = painter
-        self._buffer: moderngl.Buffer | None = None
-        self._vao: moderngl.VertexArray | None = None
-        self._capacity = 0
-        self.count = 0
+        self._rows = InstanceBuffer(painter.ctx, painter.program, painter.corners, "3f 4f 2f 1f 4f",
+                                    ("in_anchor", "in_quad", "in_atlas", "in_rad_per_texel", "in_rgba"),
+                                    GLYPH_FLOATS, min_capacity=64)
         self.instances = np.zeros((0, GLYPH_FLOATS))
         self.write(labels)
 
+    @property
+    def count(self) -> int:
+        return self._rows.count
+
     def write(self, labels: Iterable[Label]) -> None:
         self.instances = label_instances(self._painter.atlas, labels)
-        self.count = len(self.instances)
-        if self.count == 0:
-            return
-        if self.count > self._capacity:
-            self._release_gl()
-            self._capacity = max(self.count, 2 * self._capacity, 64)
-            ctx = self._painter.ctx
-            self._buffer = ctx.buffer(reserve=self._capacity * GLYPH_FLOATS * 4)
-            self._vao = ctx.vertex_array(
-                self._painter.program,
-                [
-                    (self._painter.corners, "2f", "in_corner"),
-                    (self._buffer, "3f 4f 2f 1f 4f/i", "in_anchor", "in_quad", "in_atlas", "in_rad_per_texel", "in_rgba"),
-                ],
-            )
-        self._buffer.write(self.instances.astype(np.float32).tobytes())
+        self._rows.write(self.instances)
 
     def render(self) -> None:
-        if self.count and self._vao is not None:
-            self._vao.render(moderngl.TRIANGLE_STRIP, vertices=4, instances=self.count)
-
-    def _release_gl(self) -> None:
-        for obj in (self._vao, self._buffer):
-            if obj is not None:
-                obj.release()
-        self._vao = self._buffer = None
+        self._rows.render()
 
     def release(self) -> None:
-        self._release_gl()
-        self._capacity = self.count = 0
+        self._rows.release()
 
 
 class TextPainter:

@@ -51,7 +51,7 @@ import numpy as np
 
 from domectl import skydata
 from domectl.projection import fisheye_uv
-from render.context import check_gl, release_framebuffers
+from render.context import InstanceBuffer, check_gl, release_framebuffers
 from render.shaders import load_program
 
 #: Longest chord after subdivision, in degrees of arc.
@@ -273,42 +273,22 @@ class LineBatch:
     """
 
     def __init__(self, painter: LinePainter, segments: np.ndarray) -> None:
-        self._painter = painter
-        self._buffer: moderngl.Buffer | None = None
-        self._vao: moderngl.VertexArray | None = None
-        self._capacity = 0
-        self.count = 0
+        self._rows = InstanceBuffer(painter.ctx, painter.program, painter.corners, "3f 3f 2f",
+                                    ("in_a", "in_b", "in_arc_deg"), SEGMENT_FLOATS)
         self.write(segments)
 
+    @property
+    def count(self) -> int:
+        return self._rows.count
+
     def write(self, segments: np.ndarray) -> None:
-        data = np.ascontiguousarray(np.asarray(segments, dtype=np.float32).reshape(-1, SEGMENT_FLOATS))
-        self.count = len(data)
-        if self.count == 0:
-            return
-        if self.count > self._capacity:
-            self._release_gl()
-            self._capacity = max(self.count, 2 * self._capacity)
-            ctx = self._painter.ctx
-            self._buffer = ctx.buffer(reserve=self._capacity * SEGMENT_FLOATS * 4)
-            self._vao = ctx.vertex_array(
-                self._painter.program,
-                [(self._painter.corners, "2f", "in_corner"), (self._buffer, "3f 3f 2f/i", "in_a", "in_b", "in_arc_deg")],
-            )
-        self._buffer.write(data.tobytes())
+        self._rows.write(segments)
 
     def render(self) -> None:
-        if self.count and self._vao is not None:
-            self._vao.render(moderngl.TRIANGLE_STRIP, vertices=4, instances=self.count)
-
-    def _release_gl(self) -> None:
-        for obj in (self._vao, self._buffer):
-            if obj is not None:
-                obj.release()
-        self._vao = self._buffer = None
+        self._rows.render()
 
     def release(self) -> None:
-        self._release_gl()
-        self._capacity = self.count = 0
+        self._rows.release()
 
 
 class LinePainter:

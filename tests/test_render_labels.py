@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from domectl.projection import altaz_to_enu, dome_from_enu, fisheye_uv, rot_x, rot_z
+from test_render_lines import render  # one frame harness for the vector and text layers
 from render import labels as labels_module
 from render.context import release_framebuffers
-from render.image import read_rgb
 from render.labels import (
     CARDINAL_LETTERS,
     ZENITH_CAP_DEG,
@@ -53,18 +53,6 @@ def view_of(size: int = SIZE, dome_from_enu_: np.ndarray = np.eye(3), enu_from_i
                      enu_from_icrs=np.asarray(enu_from_icrs), language=language)
 
 
-def render(ctx, view: LayerView, draw) -> np.ndarray:
-    """Run ``draw()`` into a cleared RGBA8 frame of ``view.size_px``; (H, W, 3) uint8, top row first."""
-    texture = ctx.texture(tuple(view.size_px), 4, dtype="f1")
-    fbo = ctx.framebuffer(color_attachments=[texture])
-    try:
-        fbo.use()
-        fbo.clear(0.0, 0.0, 0.0, 1.0)
-        draw()
-        return read_rgb(fbo).copy()
-    finally:
-        release_framebuffers(ctx, fbo)
-        texture.release()
 
 
 def draw_labels(ctx, painter: TextPainter, labels: list[Label], view: LayerView | None = None,

@@ -8,7 +8,7 @@ import pytest
 
 from domectl import skydata
 from domectl.projection import altaz_to_enu, dome_from_enu, fisheye_uv, rot_x, rot_z
-from render.context import release_framebuffers
+from render.context import render_target, release_framebuffers
 from render.image import read_rgb
 from render.layers import LayerView
 from render.lines import (
@@ -46,8 +46,7 @@ def view_of(size: int, dome_from_icrs: np.ndarray = np.eye(3), rect=(0.0, 0.0, 1
 
 def render(ctx, view: LayerView, draw) -> np.ndarray:
     """Run ``draw()`` into a cleared RGBA8 frame of ``view.size_px``; (H, W, 3) uint8, top row first."""
-    texture = ctx.texture(tuple(view.size_px), 4, dtype="f1")
-    fbo = ctx.framebuffer(color_attachments=[texture])
+    texture, fbo = render_target(ctx, view.size_px)
     try:
         fbo.use()
         fbo.clear(0.0, 0.0, 0.0, 1.0)

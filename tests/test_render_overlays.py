@@ -12,8 +12,8 @@ from PIL import Image
 
 from domectl import skydata
 from domectl.projection import altaz_to_enu, dome_from_enu, fisheye_uv, rot_x, rot_z
+from test_render_lines import render  # one frame harness for the vector and text layers
 from render.context import release_framebuffers
-from render.image import read_rgb
 from render.labels import Label, TextPainter, label_ink_centre_dir
 from render.layers import LayerView, Overlay
 from render.lines import LinePainter
@@ -54,17 +54,6 @@ def view_of(size=512, dome_from_enu_=np.eye(3), enu_from_icrs=np.eye(3), rect=(0
                      enu_from_icrs=np.asarray(enu_from_icrs), **fields)
 
 
-def render(ctx, view: LayerView, draw) -> np.ndarray:
-    texture = ctx.texture(tuple(view.size_px), 4, dtype="f1")
-    fbo = ctx.framebuffer(color_attachments=[texture])
-    try:
-        fbo.use()
-        fbo.clear(0.0, 0.0, 0.0, 1.0)
-        draw()
-        return read_rgb(fbo).copy()
-    finally:
-        release_framebuffers(ctx, fbo)
-        texture.release()
 
 
 def to_pixel(dome_dirs: np.ndarray, size: int) -> np.ndarray:

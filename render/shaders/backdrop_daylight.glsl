@@ -2,7 +2,7 @@
 // (black) target. Numpy twin: render.backdrop.sky_radiance_linear (per-pixel
 // part _scattered + tone_map_linear); the per-frame terms (Sun geometry,
 // optical depths, ozone, twilight level) come from daylight_sun_terms.
-#include "dome_inverse.glsl"
+#include "dome_pass.glsl"
 
 #ifdef VERTEX_SHADER
 void main() {
@@ -11,9 +11,6 @@ void main() {
 #endif
 
 #ifdef FRAGMENT_SHADER
-uniform vec4 u_rect;            // (u0, v0, u1, v1) of the domemaster drawn
-uniform vec2 u_size_px;
-uniform float u_rim_r;          // pixels farther from the centre (in uv) are left untouched
 uniform mat3 u_enu_from_dome;
 uniform vec3 u_sun_geo;         // Sun direction, altitude clamped to >= 0
 uniform vec3 u_sun_depth;       // tau * m_sun per channel
@@ -33,10 +30,7 @@ out vec4 frag;
 const vec3 LUMA = vec3(0.2126, 0.7152, 0.0722);
 
 void main() {
-    vec2 uv = window_uv(gl_FragCoord.xy, u_rect, u_size_px);
-    if (length(uv - vec2(0.5)) > u_rim_r) {
-        discard;
-    }
+    vec2 uv = dome_pass_uv();
     vec3 d = normalize(u_enu_from_dome * fisheye_dir(uv));
     // Below the horizon: the horizon's colour (the landscape hides it).
     float z = clamp(d.z, 0.0, 1.0);

@@ -2,7 +2,7 @@
 // meridian; horizon): lines of constant latitude and longitude of a frame,
 // a constant width in output pixels, "over" blended (premultiplied).
 // Numpy twins: render.grids.grid_coordinates_deg, grid_degrees_per_px, grid_line_offset_deg.
-#include "dome_inverse.glsl"
+#include "dome_pass.glsl"
 
 #ifdef VERTEX_SHADER
 void main() {
@@ -11,10 +11,6 @@ void main() {
 #endif
 
 #ifdef FRAGMENT_SHADER
-uniform vec4 u_rect;
-uniform vec2 u_size_px;
-uniform vec2 u_uv_per_px;
-uniform float u_rim_r;
 uniform mat3 u_frame_from_dome;  // the grid's frame: lat = atan(z, |xy|), lon = atan(y, x)
 uniform float u_lat_step_deg;    // 0: no latitude lines
 uniform float u_lon_step_deg;    // 0: no longitude lines
@@ -35,10 +31,7 @@ float line(float offset_deg, float per_px, float width_px) {
 }
 
 void main() {
-    vec2 uv = window_uv(gl_FragCoord.xy, u_rect, u_size_px);
-    if (length(uv - vec2(0.5)) > u_rim_r) {
-        discard;
-    }
+    vec2 uv = dome_pass_uv();
     vec3 d_dx, d_dy;
     vec3 d = fisheye_dir_grad(uv, u_uv_per_px, d_dx, d_dy);
     vec3 f = u_frame_from_dome * d;

@@ -1,6 +1,6 @@
 // Opaque ground below the horizon silhouette, "over" blended (premultiplied),
 // edge antialiased over one output pixel. Numpy twin: render.backdrop.landscape_coverage.
-#include "dome_inverse.glsl"
+#include "dome_pass.glsl"
 
 #ifdef VERTEX_SHADER
 void main() {
@@ -9,10 +9,6 @@ void main() {
 #endif
 
 #ifdef FRAGMENT_SHADER
-uniform vec4 u_rect;
-uniform vec2 u_size_px;
-uniform vec2 u_uv_per_px;
-uniform float u_rim_r;
 uniform mat3 u_enu_from_dome;
 uniform sampler2D u_profile;    // (N, 1) R32F: altitude (deg) at azimuth i * 360 / N
 uniform int u_profile_n;
@@ -21,10 +17,7 @@ uniform float u_opacity;
 out vec4 frag;
 
 void main() {
-    vec2 uv = window_uv(gl_FragCoord.xy, u_rect, u_size_px);
-    if (length(uv - vec2(0.5)) > u_rim_r) {
-        discard;
-    }
+    vec2 uv = dome_pass_uv();
     vec3 d_dx, d_dy;
     vec3 d = fisheye_dir_grad(uv, u_uv_per_px, d_dx, d_dy);
     vec3 e = u_enu_from_dome * d;

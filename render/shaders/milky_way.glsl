@@ -1,7 +1,7 @@
 // The Milky Way's glow: a galactic (l, b) equirectangular map sampled per
 // pixel, added to what is below. Numpy twin of the lookup:
 // render.backdrop.milky_way_intensity (finest level).
-#include "dome_inverse.glsl"
+#include "dome_pass.glsl"
 
 #ifdef VERTEX_SHADER
 void main() {
@@ -10,10 +10,6 @@ void main() {
 #endif
 
 #ifdef FRAGMENT_SHADER
-uniform vec4 u_rect;
-uniform vec2 u_size_px;
-uniform vec2 u_uv_per_px;
-uniform float u_rim_r;
 uniform mat3 u_galactic_from_dome;
 uniform sampler2D u_map;        // (l, b) brightness, l wraps, b clamps
 uniform vec3 u_rgb;             // linear colour x peak x opacity x night factor
@@ -21,10 +17,7 @@ uniform float u_gamma;
 out vec4 frag;
 
 void main() {
-    vec2 uv = window_uv(gl_FragCoord.xy, u_rect, u_size_px);
-    if (length(uv - vec2(0.5)) > u_rim_r) {
-        discard;
-    }
+    vec2 uv = dome_pass_uv();
     vec3 d_dx, d_dy;
     vec3 d = fisheye_dir_grad(uv, u_uv_per_px, d_dx, d_dy);
     vec3 g = u_galactic_from_dome * d;
