@@ -270,13 +270,8 @@ def cmd_master(args) -> int:
 
     hall = load_hall(args.config)
     keys = load_master_keys(args.keys or default_keys_dir(hall.root), [g.id for g in hall.igs])
-    bind_host = "*" if hall.master.host != "127.0.0.1" else "127.0.0.1"
-    if args.standby:
-        m = hall.master
-        link = MasterLink("*" if m.standby_host != "127.0.0.1" else "127.0.0.1",
-                          m.standby_frame_port or m.frame_port, m.standby_control_port or m.control_port, keys=keys)
-    else:
-        link = MasterLink(bind_host, hall.master.frame_port, hall.master.control_port, keys=keys)
+    host, frame_port, control_port = hall.master.sockets(standby=args.standby)
+    link = MasterLink("*" if host != "127.0.0.1" else "127.0.0.1", frame_port, control_port, keys=keys)
     scene = Scene(start_utc=args.time or parse_utc(None), rate=args.rate,
                   view_az_deg=hall.dome.front_az_deg, language=hall.default_language,
                   refraction=args.refraction)

@@ -103,12 +103,20 @@ class Master:
     @property
     def endpoints(self) -> tuple[str, str]:
         """The primary's (frame, control) endpoints, as nodes connect to them."""
-        return f"tcp://{self.host}:{self.frame_port}", f"tcp://{self.host}:{self.control_port}"
+        host, frame_port, control_port = self.sockets()
+        return f"tcp://{host}:{frame_port}", f"tcp://{host}:{control_port}"
+
+    def sockets(self, standby: bool = False) -> tuple[str, int, int]:
+        """(host, frame port, control port) of the primary, or of the standby."""
+        if standby:
+            return (self.standby_host, self.standby_frame_port or self.frame_port,
+                    self.standby_control_port or self.control_port)
+        return self.host, self.frame_port, self.control_port
 
     @property
     def standby_endpoints(self) -> tuple[str, str]:
-        return (f"tcp://{self.standby_host}:{self.standby_frame_port or self.frame_port}",
-                f"tcp://{self.standby_host}:{self.standby_control_port or self.control_port}")
+        host, frame_port, control_port = self.sockets(standby=True)
+        return f"tcp://{host}:{frame_port}", f"tcp://{host}:{control_port}"
 
     @property
     def has_standby(self) -> bool:

@@ -104,9 +104,6 @@ class IGPipeline:
         self.warp = WarpPass(ctx, self.mesh.pixel_xy, self.mesh.uv, self.mesh.valid, self.blend,
                              gamma=self.projector.gamma, out_size=(w, h), cut=springline_cut_deg(dome, self.mesh))
 
-    def sky_params(self, state: FrameState) -> SkyParams:
-        return frame_sky_params(state, self.hall.dome.tilt_deg)
-
     def render(self, state: FrameState) -> np.ndarray:
         """FrameState -> the projector's (H, W, 3) uint8 image, top row first."""
         if state.blackout:
