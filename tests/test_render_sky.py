@@ -307,21 +307,26 @@ def golden_scene() -> tuple[SimpleNamespace, SkyParams]:
     return cat, SkyParams(dome_from_icrs=view @ a_rotation(), dome_from_enu=view, bodies=bodies)
 
 
-def test_golden_sky_128(gl_ctx, tmp_failures):
-    cat, params = golden_scene()
-    actual = render_domemaster(gl_ctx, cat, params, 128)
-    path = GOLDEN_DIR / "sky_128.png"
+def assert_matches_golden(name: str, actual: np.ndarray, tmp_failures) -> None:
+    """Compare with tests/golden/<name>.png (rewritten with DOMECTL_UPDATE_GOLDEN=1); on failure
+    write actual, expected and diff images and fail naming them."""
+    path = GOLDEN_DIR / f"{name}.png"
     if UPDATE_GOLDEN:
         GOLDEN_DIR.mkdir(exist_ok=True)
         save_png(path, actual)
     if not path.exists():
-        pytest.fail(f"{path} is missing: regenerate it with DOMECTL_UPDATE_GOLDEN=1 pytest {__file__}")
+        pytest.fail(f"{path} is missing: regenerate it with DOMECTL_UPDATE_GOLDEN=1 pytest")
     expected = load_png(path)
     diff = np.abs(actual.astype(int) - expected.astype(int)) if actual.shape == expected.shape else None
     ok = diff is not None and diff.mean() <= GOLDEN_MEAN_LEVELS and (diff > 24).mean() <= GOLDEN_BAD_FRACTION
     if not ok:
-        where = tmp_failures("sky_128", actual, expected)
-        pytest.fail(f"sky_128 differs from the golden image (see {where}); if intended, DOMECTL_UPDATE_GOLDEN=1")
+        where = tmp_failures(name, actual, expected)
+        pytest.fail(f"{name} differs from the golden image (see {where}); if intended, DOMECTL_UPDATE_GOLDEN=1")
+
+
+def test_golden_sky_128(gl_ctx, tmp_failures):
+    cat, params = golden_scene()
+    assert_matches_golden("sky_128", render_domemaster(gl_ctx, cat, params, 128), tmp_failures)
 
 
 def test_real_catalogue_bright_stars_land_where_the_twin_says(gl_ctx):

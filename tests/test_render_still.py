@@ -146,22 +146,11 @@ GOLDEN_SCENES = {
 def test_golden_domemasters(gl_ctx, eph, hall, tmp_failures, name):
     """Small whole-dome renders through every layer, against committed images (DOMECTL_UPDATE_GOLDEN=1)."""
     from domectl.layermix import parse_layers
-    from render.image import load_png, save_png
-    from test_render_sky import GOLDEN_BAD_FRACTION, GOLDEN_DIR, GOLDEN_MEAN_LEVELS, UPDATE_GOLDEN
+    from test_render_sky import assert_matches_golden
 
     utc, layers, language, view = GOLDEN_SCENES[name]
     request = StillRequest(utc=utc, size_px=256, layers=parse_layers(layers), language=language,
                            view_az_deg=None if view is None else view[0], view_alt_deg=0.0 if view is None else view[1],
                            pointer="Ori")
     actual = render_still(gl_ctx, hall, still_frame(hall, request, eph), request, load_stars())
-    path = GOLDEN_DIR / f"{name}.png"
-    if UPDATE_GOLDEN:
-        save_png(path, actual)
-    if not path.exists():
-        pytest.fail(f"{path} is missing: regenerate it with DOMECTL_UPDATE_GOLDEN=1 pytest {__file__}")
-    expected = load_png(path)
-    diff = np.abs(actual.astype(int) - expected.astype(int)) if actual.shape == expected.shape else None
-    ok = diff is not None and diff.mean() <= GOLDEN_MEAN_LEVELS and (diff > 24).mean() <= GOLDEN_BAD_FRACTION
-    if not ok:
-        where = tmp_failures(name, actual, expected)
-        pytest.fail(f"{name} differs from the golden image (see {where}); if intended, DOMECTL_UPDATE_GOLDEN=1")
+    assert_matches_golden(name, actual, tmp_failures)
