@@ -1,0 +1,1 @@
+"""Shows: the show file format, its validator and the player (see shows/README.md)."""
