@@ -9,8 +9,10 @@ versioned, little-endian, never pickle:
                         view (az, alt, zoom), enu_from_icrs (9, row-major), beta_icrs (3),
                         years_since_epoch, sun_alt_deg, temperature_C, pressure_mbar, flags
                         star_brightness, star_contrast, limiting_mag_delta
-    layers   u8 count, then per layer: u8 name length, UTF-8 name, f32 opacity
-    bodies   u8 count, then per body: u8 name length, UTF-8 name, BODY
+    layers   u8 count, u16 length + the names (UTF-8, joined by newlines), count f32 opacities
+    bodies   u8 count, u16 length + the names (as for layers), count BODY (9 f64 each:
+             enu (3), distance_au, mag, angular diameter, illuminated fraction, phase angle,
+             bright-limb angle)
     language 2 ASCII bytes
     pointer  u8 length, UTF-8 (empty: nothing selected)
     overlays u8 count, then per overlay: u8 kind (0 text, 1 image), u16 length,
@@ -26,17 +28,17 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from domectl.errors import LocalError, PeerError
 
 MAGIC = b"DFS1"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MAX_ENCODED_BYTES = 64 * 1024
 
 _HEADER = struct.Struct("<4sHI")
 _CORE = struct.Struct("<Qqdd3d3d9d3dddddIddd")
-_BODY = struct.Struct("<3d6d")
-_OPACITY = struct.Struct("<f")
+_U16 = struct.Struct("<H")
 _OVERLAY = struct.Struct("<4d3d")
 _OVERLAY_KINDS = ("text", "image")
 
@@ -46,9 +48,12 @@ FLAG_REFRACTION = 1 << 1
 IDENTITY3 = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
 
-@dataclass(frozen=True)
-class BodyView:
-    """A solar-system body as the frame shows it (apparent, topocentric)."""
+class BodyView(NamedTuple):
+    """A solar-system body as the frame shows it (apparent, topocentric).
+
+    A NamedTuple rather than a frozen dataclass: each node builds eleven of these
+    per frame, and a tuple is built several times faster (immutable all the same).
+    """
 
     name: str
     enu: tuple[float, float, float]      # unit direction, East-North-Up
@@ -118,11 +123,16 @@ class FrameState:
         return default
 
 
-def _name_bytes(name: str, what: str) -> bytes:
-    raw = name.encode("utf-8")
-    if not 0 < len(raw) < 256:
-        raise LocalError(f"FrameState {what} name {name!r}: must be 1-255 UTF-8 bytes")
-    return raw
+def _names_block(names: list[str], what: str) -> bytes:
+    """Names joined by newlines (the block a decoder splits and caches as one string)."""
+    for name in names:
+        raw_len = len(name.encode("utf-8"))
+        if not 0 < raw_len < 256 or "\n" in name:
+            raise LocalError(f"FrameState {what} name {name!r}: must be 1-255 UTF-8 bytes without a newline")
+    block = "\n".join(names).encode("utf-8")
+    if len(block) > 0xFFFF:
+        raise LocalError(f"FrameState {what} names take {len(block)} bytes: at most 65535")
+    return _U16.pack(len(block)) + block
 
 
 def encode_frame(state: FrameState) -> bytes:
@@ -144,7 +154,7 @@ def encode_frame(state: FrameState) -> bytes:
                *(x for b in state.bodies for x in (*b.enu, b.distance_au, b.mag, b.angular_diameter_deg,
                                                    b.illuminated_fraction, b.phase_angle_deg,
                                                    b.limb_angle_deg)))
-    if not all(math.isfinite(x) for x in numbers):
+    if not all(map(math.isfinite, numbers)):
         # Nodes refuse non-finite frames; failing here names the culprit at the source.
         raise LocalError(f"FrameState frame {state.frame}: a non-finite number in {state!r}")
     try:
@@ -155,18 +165,15 @@ def encode_frame(state: FrameState) -> bytes:
             *state.enu_from_icrs, *state.beta_icrs,
             state.years_since_epoch, state.sun_alt_deg, state.temperature_C, state.pressure_mbar,
             flags, state.star_brightness, state.star_contrast, state.limiting_mag_delta)]
+        parts += [bytes([len(state.layers)]), _names_block([n for n, _ in state.layers], "layer"),
+                  _floats("f", len(state.layers)).pack(*(o for _, o in state.layers))]
+        parts += [bytes([len(state.bodies)]), _names_block([b.name for b in state.bodies], "body"),
+                  _floats("d", 9 * len(state.bodies)).pack(*(
+                      x for b in state.bodies for x in (*b.enu, b.distance_au, b.mag, b.angular_diameter_deg,
+                                                        b.illuminated_fraction, b.phase_angle_deg,
+                                                        b.limb_angle_deg)))]
     except struct.error as e:
         raise LocalError(f"FrameState frame {state.frame}: cannot encode: {e}") from None
-    parts.append(bytes([len(state.layers)]))
-    for name, opacity in state.layers:
-        raw = _name_bytes(name, "layer")
-        parts += [bytes([len(raw)]), raw, _OPACITY.pack(opacity)]
-    parts.append(bytes([len(state.bodies)]))
-    for b in state.bodies:
-        raw = _name_bytes(b.name, "body")
-        parts += [bytes([len(raw)]), raw, _BODY.pack(
-            *b.enu, b.distance_au, b.mag, b.angular_diameter_deg, b.illuminated_fraction,
-            b.phase_angle_deg, b.limb_angle_deg)]
     parts.append(state.language.encode("ascii"))
     pointer = state.pointer.encode("utf-8")
     if len(pointer) > 255:
@@ -180,110 +187,149 @@ def encode_frame(state: FrameState) -> bytes:
         content = o.content.encode("utf-8")
         if len(content) > 0xFFFF:
             raise LocalError(f"FrameState overlay text of {len(content)} bytes: at most 65535")
-        parts += [bytes([_OVERLAY_KINDS.index(o.kind)]), struct.pack("<H", len(content)), content,
+        parts += [bytes([_OVERLAY_KINDS.index(o.kind)]), _U16.pack(len(content)), content,
                   _OVERLAY.pack(o.dome_az_deg, o.dome_elev_deg, o.size_deg, o.opacity, *o.rgb)]
     body = b"".join(parts)
     return _HEADER.pack(MAGIC, FORMAT_VERSION, _HEADER.size + len(body)) + body
 
 
-class _Reader:
-    def __init__(self, data: bytes, offset: int):
-        self.data = data
-        self.offset = offset
+def _floats(code: str, n: int) -> struct.Struct:
+    """The struct of ``n`` little-endian floats of type ``code`` (cached: a frame reuses a few)."""
+    s = _FLOAT_STRUCTS.get((code, n))
+    if s is None:
+        s = _FLOAT_STRUCTS[(code, n)] = struct.Struct(f"<{n}{code}")
+    return s
 
-    def take(self, n: int) -> bytes:
-        if self.offset + n > len(self.data):
-            raise PeerError(f"FrameState truncated: needed {n} bytes at offset {self.offset}, "
-                            f"have {len(self.data) - self.offset}")
-        out = self.data[self.offset:self.offset + n]
-        self.offset += n
-        return out
 
-    def unpack(self, s: struct.Struct) -> tuple:
-        return s.unpack(self.take(s.size))
+_FLOAT_STRUCTS: dict[tuple[str, int], struct.Struct] = {}
+# Name blocks seen lately -> their names: layers and bodies repeat frame after frame, so a node
+# splits and checks each block once. Bounded: a peer sending ever-new names only refills it.
+_NAMES_CACHE: dict[bytes, tuple[str, ...]] = {}
+_NAMES_CACHE_MAX = 64
 
-    def name(self, what: str) -> str:
-        n = self.take(1)[0]
-        if n == 0:
-            raise PeerError(f"FrameState {what} name is empty")
-        try:
-            return self.take(n).decode("utf-8")
-        except UnicodeDecodeError:
-            raise PeerError(f"FrameState {what} name is not UTF-8") from None
+
+def _truncated(data, offset: int, n: int) -> PeerError:
+    return PeerError(f"FrameState truncated: needed {n} bytes at offset {offset}, have {len(data) - offset}")
+
+
+def _names(data: bytes, offset: int, count: int, what: str) -> tuple[tuple[str, ...], int]:
+    """The ``count`` names of the block at ``offset`` and the offset after it."""
+    end = offset + 2
+    if end > len(data):
+        raise _truncated(data, offset, 2)
+    (n,) = _U16.unpack_from(data, offset)
+    if end + n > len(data):
+        raise _truncated(data, end, n)
+    block = data[end:end + n]
+    names = _NAMES_CACHE.get(block)
+    if names is None:
+        if count == 0:
+            if n:
+                raise PeerError(f"FrameState has {what} names but no {what}s")
+            names = ()
+        else:
+            try:
+                names = tuple(block.decode("utf-8").split("\n"))
+            except UnicodeDecodeError:
+                raise PeerError(f"FrameState {what} names are not UTF-8") from None
+            if not all(names):
+                raise PeerError(f"FrameState {what} name is empty")
+        if len(_NAMES_CACHE) >= _NAMES_CACHE_MAX:
+            _NAMES_CACHE.clear()
+        _NAMES_CACHE[block] = names
+    if len(names) != count:
+        raise PeerError(f"FrameState says {count} {what}s but names {len(names)}")
+    return names, end + n
+
+
+def _numbers(data: bytes, offset: int, s: struct.Struct, what: str) -> tuple[tuple, int]:
+    if offset + s.size > len(data):
+        raise _truncated(data, offset, s.size)
+    v = s.unpack_from(data, offset)
+    if not all(map(math.isfinite, v)):
+        raise PeerError(f"FrameState {what}: non-finite number")
+    return v, offset + s.size
 
 
 def decode_frame(data: bytes) -> FrameState:
-    """bytes -> FrameState; raises PeerError on anything malformed."""
-    if len(data) > MAX_ENCODED_BYTES:
-        raise PeerError(f"FrameState of {len(data)} bytes exceeds {MAX_ENCODED_BYTES}")
-    if len(data) < _HEADER.size:
-        raise PeerError(f"FrameState truncated: {len(data)} bytes, header needs {_HEADER.size}")
+    """bytes -> FrameState; raises PeerError on anything malformed.
+
+    The node's hot path (one call per frame on each of 24 IGs): fixed-size parts
+    are read with one ``unpack_from`` each and finite-checked in C
+    (``all(map(math.isfinite, ...))``), and the name blocks come from a cache.
+    """
+    size = len(data)
+    if size > MAX_ENCODED_BYTES:
+        raise PeerError(f"FrameState of {size} bytes exceeds {MAX_ENCODED_BYTES}")
+    if size < _HEADER.size + _CORE.size:
+        raise PeerError(f"FrameState truncated: {size} bytes, header and core need {_HEADER.size + _CORE.size}")
     magic, version, length = _HEADER.unpack_from(data)
     if magic != MAGIC:
         raise PeerError(f"not a FrameState: magic {magic!r}, expected {MAGIC!r}")
     if version != FORMAT_VERSION:
         raise PeerError(f"FrameState format version {version}; this build reads {FORMAT_VERSION}: "
                         "run the same domectl version on master and nodes")
-    if length != len(data):
-        raise PeerError(f"FrameState length field says {length} bytes, got {len(data)}")
-    r = _Reader(data, _HEADER.size)
-    core = r.unpack(_CORE)
-    (frame, deadline_ns, show_time_s, tt_jd, lat, lon, elev, view_az, view_alt, zoom) = core[:10]
-    enu_from_icrs = tuple(core[10:19])
-    beta = tuple(core[19:22])
-    years, sun_alt, temperature_C, pressure_mbar, flags = core[22:27]
-    star_brightness, star_contrast, limiting_mag_delta = core[27:30]
-    if not all(math.isfinite(x) for x in core[2:26] + core[27:30]):
-        raise PeerError(f"FrameState {frame}: non-finite number in the core fields")
-    layers = []
-    for _ in range(r.take(1)[0]):
-        name = r.name("layer")
-        (opacity,) = r.unpack(_OPACITY)
-        if not math.isfinite(opacity):
-            raise PeerError(f"FrameState layer {name!r} opacity is not finite")
-        layers.append((name, opacity))
-    bodies = []
-    for _ in range(r.take(1)[0]):
-        name = r.name("body")
-        v = r.unpack(_BODY)
-        if not all(math.isfinite(x) for x in v):
-            raise PeerError(f"FrameState body {name!r}: non-finite number")
-        bodies.append(BodyView(name=name, enu=tuple(v[0:3]), distance_au=v[3], mag=v[4],
-                               angular_diameter_deg=v[5], illuminated_fraction=v[6],
-                               phase_angle_deg=v[7], limb_angle_deg=v[8]))
-    language = r.take(2)
+    if length != size:
+        raise PeerError(f"FrameState length field says {length} bytes, got {size}")
+    core = _CORE.unpack_from(data, _HEADER.size)
+    if not (all(map(math.isfinite, core[2:26])) and all(map(math.isfinite, core[27:30]))):
+        raise PeerError(f"FrameState {core[0]}: non-finite number in the core fields")
+    o = _HEADER.size + _CORE.size
+    n_layers = data[o]
+    layer_names, o = _names(data, o + 1, n_layers, "layer")
+    opacities, o = _numbers(data, o, _floats("f", n_layers), "layer opacity")
+    if o >= size:
+        raise _truncated(data, o, 1)
+    n_bodies = data[o]
+    body_names, o = _names(data, o + 1, n_bodies, "body")
+    v, o = _numbers(data, o, _floats("d", 9 * n_bodies), "body")
+    bodies = tuple(BodyView(name, v[i:i + 3], *v[i + 3:i + 9])
+                   for name, i in zip(body_names, range(0, 9 * n_bodies, 9)))
+    if o + 3 > size:
+        raise _truncated(data, o, 3)
     try:
-        pointer = r.take(r.take(1)[0]).decode("utf-8")
-    except UnicodeDecodeError:
-        raise PeerError("FrameState pointer is not UTF-8") from None
-    overlays = []
-    for _ in range(r.take(1)[0]):
-        kind = r.take(1)[0]
-        if kind >= len(_OVERLAY_KINDS):
-            raise PeerError(f"FrameState overlay kind {kind}: unknown")
-        (n,) = struct.unpack("<H", r.take(2))
-        try:
-            content = r.take(n).decode("utf-8")
-        except UnicodeDecodeError:
-            raise PeerError("FrameState overlay content is not UTF-8") from None
-        v = r.unpack(_OVERLAY)
-        if not all(math.isfinite(x) for x in v):
-            raise PeerError(f"FrameState overlay {content[:40]!r}: non-finite number")
-        overlays.append(Overlay(kind=_OVERLAY_KINDS[kind], content=content, dome_az_deg=v[0],
-                                dome_elev_deg=v[1], size_deg=v[2], opacity=v[3], rgb=tuple(v[4:7])))
-    if r.offset != len(data):
-        raise PeerError(f"FrameState has {len(data) - r.offset} trailing bytes")
-    try:
-        lang = language.decode("ascii")
+        language = data[o:o + 2].decode("ascii")
     except UnicodeDecodeError:
         raise PeerError("FrameState language is not ASCII") from None
+    n = data[o + 2]
+    o += 3
+    if o + n + 1 > size:
+        raise _truncated(data, o, n + 1)
+    try:
+        pointer = data[o:o + n].decode("utf-8")
+    except UnicodeDecodeError:
+        raise PeerError("FrameState pointer is not UTF-8") from None
+    o += n
+    n_overlays = data[o]
+    o += 1
+    overlays = []
+    for _ in range(n_overlays):
+        if o + 3 > size:
+            raise _truncated(data, o, 3)
+        kind = data[o]
+        if kind >= len(_OVERLAY_KINDS):
+            raise PeerError(f"FrameState overlay kind {kind}: unknown")
+        (n,) = _U16.unpack_from(data, o + 1)
+        o += 3
+        if o + n > size:
+            raise _truncated(data, o, n)
+        try:
+            content = data[o:o + n].decode("utf-8")
+        except UnicodeDecodeError:
+            raise PeerError("FrameState overlay content is not UTF-8") from None
+        w, o = _numbers(data, o + n, _OVERLAY, f"overlay {content[:40]!r}")
+        overlays.append(Overlay(kind=_OVERLAY_KINDS[kind], content=content, dome_az_deg=w[0],
+                                dome_elev_deg=w[1], size_deg=w[2], opacity=w[3], rgb=w[4:7]))
+    if o != size:
+        raise PeerError(f"FrameState has {size - o} trailing bytes")
+    flags = core[26]
     return FrameState(
-        frame=frame, deadline_ns=deadline_ns, show_time_s=show_time_s, tt_jd=tt_jd,
-        latitude_deg=lat, longitude_deg=lon, elevation_m=elev, view_az_deg=view_az,
-        view_alt_deg=view_alt, zoom=zoom, enu_from_icrs=enu_from_icrs, beta_icrs=beta,
-        years_since_epoch=years, sun_alt_deg=sun_alt, temperature_C=temperature_C,
-        pressure_mbar=pressure_mbar, blackout=bool(flags & FLAG_BLACKOUT),
-        refraction=bool(flags & FLAG_REFRACTION), layers=tuple(layers), bodies=tuple(bodies),
-        language=lang, pointer=pointer, overlays=tuple(overlays), star_brightness=star_brightness,
-        star_contrast=star_contrast, limiting_mag_delta=limiting_mag_delta,
+        frame=core[0], deadline_ns=core[1], show_time_s=core[2], tt_jd=core[3], latitude_deg=core[4],
+        longitude_deg=core[5], elevation_m=core[6], view_az_deg=core[7], view_alt_deg=core[8],
+        zoom=core[9], enu_from_icrs=core[10:19], beta_icrs=core[19:22], years_since_epoch=core[22],
+        sun_alt_deg=core[23], temperature_C=core[24], pressure_mbar=core[25],
+        blackout=bool(flags & FLAG_BLACKOUT), refraction=bool(flags & FLAG_REFRACTION),
+        layers=tuple(zip(layer_names, opacities)), bodies=bodies, language=language, pointer=pointer,
+        overlays=tuple(overlays), star_brightness=core[27], star_contrast=core[28],
+        limiting_mag_delta=core[29],
     )

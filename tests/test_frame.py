@@ -11,8 +11,8 @@ from domectl.frame import BodyView, FORMAT_VERSION, FrameState, Overlay, decode_
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 f32 = st.floats(allow_nan=False, allow_infinity=False, width=32)
-name = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20).filter(
-    lambda s: 0 < len(s.encode()) < 256)
+name = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"), min_size=1,
+               max_size=20).filter(lambda s: 0 < len(s.encode()) < 256)
 
 bodies = st.builds(BodyView, name=name, enu=st.tuples(finite, finite, finite), distance_au=finite,
                    mag=finite, angular_diameter_deg=finite, illuminated_fraction=finite,
@@ -113,3 +113,55 @@ def test_a_corrupt_overlay_kind_is_a_peer_error():
     data[kind_at] = 9
     with pytest.raises(PeerError, match="overlay kind 9"):
         decode_frame(bytes(data))
+
+
+def test_a_name_with_a_newline_is_refused_at_the_source():
+    # Names travel as one newline-joined block per kind (layers, bodies).
+    with pytest.raises(LocalError, match="without a newline"):
+        encode_frame(FrameState(**{**_sample().__dict__, "layers": (("stars\nplanets", 1.0),)}))
+
+
+def _layer_block_at() -> int:
+    """Offset of the layer count in an encoded _sample() (right after header and core)."""
+    return 10 + struct.calcsize("<Qqdd3d3d9d3dddddIddd")
+
+
+def test_a_name_block_that_disagrees_with_its_count_is_a_peer_error():
+    data = bytearray(encode_frame(_sample()))
+    at = _layer_block_at()
+    assert data[at] == 2                       # stars, planets
+    data[at] = 1                               # says one layer, names two (and the floats shift)
+    with pytest.raises(PeerError, match="1 layers but names 2"):
+        decode_frame(bytes(data))
+    # The good frame still decodes: the cache holds the block's names, never a verdict on counts.
+    assert decode_frame(encode_frame(_sample())) == _sample()
+
+
+def test_a_name_block_that_is_not_utf8_is_a_peer_error():
+    data = bytearray(encode_frame(_sample()))
+    at = _layer_block_at() + 3                 # count, u16 length, then "stars\nplanets"
+    assert bytes(data[at:at + 5]) == b"stars"
+    data[at] = 0xFF
+    with pytest.raises(PeerError, match="layer names are not UTF-8"):
+        decode_frame(bytes(data))
+
+
+def test_a_non_finite_body_number_is_a_peer_error():
+    state = _sample()
+    data = bytearray(encode_frame(state))
+    # The last body's bright-limb angle is the last f64 before language, pointer and overlay count.
+    struct.pack_into("<d", data, len(data) - 2 - 1 - 1 - 8, float("inf"))
+    with pytest.raises(PeerError, match="body: non-finite"):
+        decode_frame(bytes(data))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64), st.integers(0, 2000))
+def test_any_corruption_is_a_peer_error_or_a_valid_frame(garbage, at):
+    data = bytearray(encode_frame(_sample()))
+    at = min(at, len(data))
+    corrupt = bytes(data[:at]) + garbage + bytes(data[at + len(garbage):])
+    try:
+        decode_frame(corrupt)
+    except PeerError:
+        pass

@@ -82,7 +82,7 @@ def test_bright_star_centroids_match_skyfield_at_2048(gl_ctx, eph, hall):
 def test_planets_and_the_moon_are_where_skyfield_puts_them(gl_ctx, eph, hall):
     state, _ = render(gl_ctx, hall, eph, ("planets",))
     # A full Moon for the position test: its disc's centroid is then its centre.
-    moon_full = tuple(dataclasses.replace(b, phase_angle_deg=0.0) if b.name == "Moon" else b for b in state.bodies)
+    moon_full = tuple(b._replace(phase_angle_deg=0.0) if b.name == "Moon" else b for b in state.bodies)
     state, lit = render(gl_ctx, hall, eph, ("planets",), bodies=moon_full)
     obs = observer(eph, hall)
     checked = []
