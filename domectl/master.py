@@ -55,6 +55,11 @@ LOCKSTEP_LIVENESS_S = 30.0
 # While nodes join, the master publishes a heartbeat this often: a node says hello only after
 # it has heard the PUB socket, so it cannot miss the first frame to ZeroMQ's slow-joiner gap.
 JOIN_BEACON_S = 0.05
+# Silent nodes are looked for at most this often (not after each of 24 readies a frame): well
+# inside the 0.6 s liveness, so a dead node still leaves the barrier within about 0.65 s.
+EXPIRE_EVERY_S = 0.05
+# The identity each IG's DEALER sets ("ig07"), precomputed for the per-message check.
+_IDENTITIES = {ig: f"ig{ig:02d}".encode() for ig in range(0, 1000)}
 #: Version of the mirror's JSON layout (Master.mirror); a standby refuses another.
 MIRROR_FORMAT = 1
 
@@ -134,6 +139,7 @@ class Master:
         self.metrics = Metrics()
         self.current: FrameState | None = None
         self._last_beacon_ns = 0
+        self._last_expire_ns = 0
         self.status_file = status_file
         self.role = role
         self._last_status_ns: int | None = None
@@ -235,8 +241,10 @@ class Master:
                 self.barrier.reject("malformed")
                 log.debug("dropped a malformed message from %r: %s", identity, e)
                 continue
-            sender = getattr(msg, "ig", getattr(msg, "sender", None))
-            if sender is None or identity != f"ig{sender:02d}".encode():
+            sender = getattr(msg, "ig", None)
+            if sender is None:
+                sender = getattr(msg, "sender", None)
+            if sender is None or identity != _IDENTITIES.get(sender):
                 self.barrier.reject("identity_mismatch")
                 continue
             if isinstance(msg, Ready):
@@ -253,8 +261,11 @@ class Master:
                 log.info("ig%02d said bye", msg.sender)
             else:
                 self.barrier.reject("unexpected_type")
-        for ig in self.barrier.expire(self.clock_ns()):
-            log.warning("ig%02d went silent: out of the barrier", ig)
+        now = self.clock_ns()
+        if now - self._last_expire_ns >= EXPIRE_EVERY_S * 1e9:
+            self._last_expire_ns = now
+            for ig in self.barrier.expire(now):
+                log.warning("ig%02d went silent: out of the barrier", ig)
 
     def beacon(self, every_s: float = HEARTBEAT_INTERVAL_S) -> None:
         now = self.clock_ns()

@@ -143,7 +143,7 @@ class NodeLoop:
 
     def tick(self, timeout_ms: float = HEARTBEAT_INTERVAL_S * 1000) -> None:
         """Wait up to ``timeout_ms`` for messages, handle them, keep the link alive."""
-        received = self.link.receive(timeout_ms)
+        received = self.link.receive(timeout_ms, direct=not self.joined)
         # Frames are stale one frame later: in a burst, render only the newest.
         superseded = [i for i, d in enumerate(received) if _is_frame(d)][:-1]
         if superseded:

@@ -450,6 +450,7 @@ class NodeLink:
             self.monitor = _monitor(self.dealer, _HANDSHAKE_FAILURES | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
         self.sub.connect(self.frame_endpoint)
         self.dealer.connect(self.control_endpoint)
+        self._rcvtimeo = -1
         self.poller = zmq.Poller()
         self.poller.register(self.sub, zmq.POLLIN)
         self.poller.register(self.dealer, zmq.POLLIN)
@@ -478,18 +479,44 @@ class NodeLink:
             return False
         return True
 
-    def receive(self, timeout_ms: float) -> list[bytes]:
-        """Raw messages from the master (broadcast and direct) within ``timeout_ms``."""
-        out = []
-        events = dict(self.poller.poll(max(0, int(timeout_ms))))
-        for sock in (self.dealer, self.sub):
-            if sock in events:
-                while True:
-                    try:
-                        out.append(sock.recv(zmq.NOBLOCK))
-                    except zmq.Again:
-                        break
-        if self.monitor is not None and self.monitor in events:
+    def receive(self, timeout_ms: float, direct: bool = True) -> list[bytes]:
+        """Raw messages from the master (broadcast and direct) within ``timeout_ms``.
+
+        ``direct``: a direct message (a snapshot) may come, so wait on both sockets.
+        A joined node passes False and waits in a plain blocking ``recv`` on the
+        frame socket: waiting through ``zmq_poll`` costs a node several times the
+        CPU of the frame it receives, and 24 nodes sharing a machine's cores pay
+        it on every frame (benchmarks/bench_barrier.py). Direct messages and
+        monitor events still get read, at the next wake.
+        """
+        timeout = max(0, int(timeout_ms))
+        if direct:
+            if not self.poller.poll(timeout):
+                return []
+        else:
+            if timeout != self._rcvtimeo:
+                self.sub.setsockopt(zmq.RCVTIMEO, timeout)
+                self._rcvtimeo = timeout
+            try:
+                first = self.sub.recv()
+            except zmq.Again:
+                return []
+            out = [first]
+            if not self.sub.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                if self.dealer.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                    out.extend(_drain(self.dealer))
+                if self.monitor is not None and self.monitor.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                    self._read_monitor()
+                return out
+            out.extend(_drain(self.sub))
+            if self.dealer.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                out.extend(_drain(self.dealer))
+            if self.monitor is not None and self.monitor.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                self._read_monitor()
+            return out
+        out = _drain(self.dealer)
+        out.extend(_drain(self.sub))
+        if self.monitor is not None and self.monitor.getsockopt(zmq.EVENTS) & zmq.POLLIN:
             self._read_monitor()
         return out
 
@@ -520,3 +547,14 @@ class NodeLink:
             self.monitor = None
         self.sub.close(0)
         self.dealer.close(0)
+
+
+def _drain(sock: zmq.Socket) -> list[bytes]:
+    """Every message waiting on ``sock``, without blocking."""
+    out = []
+    while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+        try:
+            out.append(sock.recv(zmq.NOBLOCK))
+        except zmq.Again:   # EVENTS is a hint; the message can be gone (a reconnect)
+            break
+    return out

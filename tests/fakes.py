@@ -24,5 +24,5 @@ class NullLink:
     def publish(self, msg):
         pass
 
-    def receive(self, timeout_ms):
+    def receive(self, timeout_ms, direct=True):
         return []

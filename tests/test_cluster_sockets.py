@@ -174,8 +174,8 @@ def test_a_node_that_loses_a_frame_rejoins_from_a_snapshot_instead_of_stalling(c
     receive = loop.link.receive
     lost = []
 
-    def lossy_receive(timeout_ms):
-        got = receive(timeout_ms)
+    def lossy_receive(timeout_ms, direct=True):
+        got = receive(timeout_ms, direct)
         for i, data in enumerate(got):
             msg = decode(data)
             if isinstance(msg, Frame) and msg.state.frame == 3 and not lost:

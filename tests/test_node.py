@@ -15,7 +15,7 @@ class FakeLink:
         self.batches = list(batches)
         self.sent = []
 
-    def receive(self, timeout_ms):
+    def receive(self, timeout_ms, direct=True):
         return self.batches.pop(0) if self.batches else []
 
     def send(self, msg):

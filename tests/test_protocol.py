@@ -179,3 +179,33 @@ def test_mirror_round_trips_as_json_and_refuses_anything_else():
         encode(Mirror({"x": float("inf")}))
     with pytest.raises(LocalError, match="exceeds"):
         encode(Mirror({"x": "a" * MAX_MIRROR_BYTES}))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["hello", "bye", "ready", "stale", "expire", "begin", "poll",
+                                           "tick"]), st.sampled_from([1, 2, 3, 4])), max_size=80))
+def test_the_barrier_decides_exactly_when_the_slow_definition_says(ops):
+    """poll() gates on a waiting set kept in step with every event; it must decide exactly when
+    "every node in the barrier is ready for this frame, or the deadline passed" says so."""
+    clock = FakeClock()
+    barrier = Barrier((1, 2, 3, 4))
+    frame = -1
+    for op, ig in ops:
+        if op == "hello":
+            barrier.hello(ig, clock())
+        elif op == "bye":
+            barrier.bye(ig)
+        elif op in ("ready", "stale"):
+            barrier.ready(Ready(ig, frame if op == "ready" else frame - 1, 1.0), clock())
+        elif op == "expire":
+            clock.advance(HEARTBEAT_INTERVAL_S * LIVENESS * 1000 / 2)
+            barrier.expire(clock())
+        elif op == "begin":
+            frame += 1
+            barrier.begin(frame, clock(), clock() + 14 * MS)
+        elif op == "tick":
+            clock.advance(5)
+        else:
+            expected_due = not barrier.decided and (not barrier.waiting_for() or clock() >= barrier.deadline_ns)
+            decision = barrier.poll(clock())
+            assert (decision is not None) == expected_due

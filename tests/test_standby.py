@@ -26,7 +26,7 @@ class Wire:
         if isinstance(msg, Mirror):
             self.mirror = decode(data)
 
-    def receive(self, timeout_ms):
+    def receive(self, timeout_ms, direct=True):
         return []
 
 
