@@ -26,6 +26,7 @@ import tomli_w
 
 from domectl.errors import ConfigError
 
+LATE_FRAME_CHOICES = ("hold", "black")
 FILES = ("hall.toml", "projectors.toml", "cluster.toml", "seats.toml")
 LANGUAGES = ("fr", "en", "nl", "de")
 EYES = ("left", "right", "mono")
@@ -127,6 +128,10 @@ class Master:
 class Timing:
     fps: float
     swap_deadline_ms: float
+    # What a node's projector shows for a frame it missed (late, or just rejoining):
+    # "hold" its last frame (the sky barely moves in 1/60 s) or "black" (a hall that would
+    # rather lose a slice for a frame than show a stale one, e.g. during fast fly-throughs).
+    late_frame: str = "hold"
 
 
 @dataclass(frozen=True)
@@ -409,7 +414,8 @@ def load_hall(root: str | Path | None = None) -> Hall:
         raise ConfigError(f"cluster.toml: master: ports {ports} must all differ")
     t = cluster_t.table("timing")
     fps = t.number("fps", low=1, high=240)
-    timing = Timing(fps=fps, swap_deadline_ms=t.number("swap_deadline_ms", low=0, low_open=True, high=10000))
+    timing = Timing(fps=fps, swap_deadline_ms=t.number("swap_deadline_ms", low=0, low_open=True, high=10000),
+                    late_frame=t.string("late_frame", choices=LATE_FRAME_CHOICES, default="hold"))
     o = cluster_t.table("osc")
     networks = o.strings("allowed_networks")
     for n in networks:

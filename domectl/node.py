@@ -49,12 +49,19 @@ class NodeLoop:
     """The node's protocol loop around an injected renderer."""
 
     def __init__(self, ig: int, link, render: Callable[[FrameState], Any], *,
-                 clock_ns: Callable[[], int] = time.monotonic_ns, exit_with_master: bool = True):
+                 clock_ns: Callable[[], int] = time.monotonic_ns, exit_with_master: bool = True,
+                 late_frame: str = "hold", black: Callable[[Any], Any] | None = None):
         self.ig = ig
         self.link = link
         self.render = render
         self.clock_ns = clock_ns
         self.exit_with_master = exit_with_master
+        if late_frame not in ("hold", "black"):
+            raise ValueError(f"late_frame {late_frame!r}: must be 'hold' or 'black'")
+        # On a swap this node is not ready for: keep showing the last frame, or show black
+        # (``black(last_image)`` makes the black picture; by default None, "nothing shown").
+        self.late_frame = late_frame
+        self.black = black or (lambda image: None)
         self.stats = NodeStats()
         self.joined = False
         self.pending: tuple[int, Any] | None = None    # rendered, waiting for its swap
@@ -117,8 +124,10 @@ class NodeLoop:
                 self.stats.frames_presented += 1
                 self.stats.swap_wait_ms.append((self.clock_ns() - self._ready_sent_ns) / 1e6)
             elif msg.frame > self.presented_frame:
-                # Swapped without us: hold the last frame, catch up with the next one.
+                # Swapped without us: hold the last frame (or go black), catch up with the next one.
                 self.stats.missed_swaps += 1
+                if self.late_frame == "black" and self.presented is not None:
+                    self.presented = self.black(self.presented)
         elif isinstance(msg, Bye):
             if msg.final and self.exit_with_master:
                 self.finished = True

@@ -8,6 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from domectl.config import Hall
 from domectl.keys import NodeKeys
 from domectl.node import NodeLoop
@@ -53,7 +55,8 @@ def run_node(hall: Hall, ig_id: int, frame_endpoint: str, control_endpoint: str,
     ctx = create_context()
     pipeline = IGPipeline(ctx, hall, ig_id, scale, load_stars())
     link = NodeLink(ig_id, frame_endpoint, control_endpoint, keys=keys, standby=standby)
-    loop = NodeLoop(ig_id, link, pipeline.render, exit_with_master=exit_with_master)
+    loop = NodeLoop(ig_id, link, pipeline.render, exit_with_master=exit_with_master,
+                    late_frame=hall.timing.late_frame, black=np.zeros_like)
     try:
         loop.run(should_stop=lambda: stop["flag"])
     finally:
