@@ -211,10 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refraction", action="store_true", help="apply atmospheric refraction")
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    from domectl import cli_keys, cli_warp
+    from domectl import cli_keys, cli_poll, cli_show, cli_votes, cli_warp
 
     cli_warp.add_parser(sub)
     cli_keys.add_parser(sub)
+    cli_show.add_parser(sub)
+    cli_poll.add_parser(sub)
+    cli_votes.add_parser(sub)
     return parser
 
 
@@ -267,9 +270,11 @@ def cmd_master(args) -> int:
     from domectl.transport import MasterLink
 
     from domectl.keys import default_keys_dir, load_master_keys
+    from domectl.services import open_votes
 
     hall = load_hall(args.config)
-    keys = load_master_keys(args.keys or default_keys_dir(hall.root), [g.id for g in hall.igs])
+    keys_dir = args.keys or default_keys_dir(hall.root)
+    keys = load_master_keys(keys_dir, [g.id for g in hall.igs])
     host, frame_port, control_port = hall.master.sockets(standby=args.standby)
     link = MasterLink("*" if host != "127.0.0.1" else "127.0.0.1", frame_port, control_port, keys=keys)
     scene = Scene(start_utc=args.time or parse_utc(None), rate=args.rate,
@@ -277,9 +282,11 @@ def cmd_master(args) -> int:
                   refraction=args.refraction)
     audio = AudioCues(hall.osc.audio_host, hall.osc.audio_port)
     timecode = TimecodeChase(hall.osc.timecode_port, hall.osc.allowed_networks) if hall.osc.timecode_port else None
+    role = "standby" if args.standby else "primary"
     master = Master(hall, link, CachedEphemeris(Ephemeris()), scene,
                     status_file=None if args.standby else status_path(hall.name),
-                    audio=audio, timecode=timecode, role="standby" if args.standby else "primary")
+                    audio=audio, timecode=timecode, role=role, votes=open_votes(hall, role))
+    services = None
     if timecode is not None:
         print(f"master: chasing OSC timecode {TIMECODE_ADDRESS} on udp port {timecode.port}", flush=True)
     print(f"master: frames on {link.frame_endpoint}, control on {link.control_endpoint}", flush=True)
@@ -299,8 +306,10 @@ def cmd_master(args) -> int:
             take_over(master, watch)
             master.status_file = status_path(hall.name)
             print(f"master: took over after frame {master.barrier.frame}", flush=True)
+            services = _start_services(hall, master, keys_dir)
         else:
             print(f"master: status in {master.status_file}", flush=True)
+            services = _start_services(hall, master, keys_dir)
             joined = master.wait_for_nodes(args.join_timeout,
                                            lambda n, total: print(f"master: {n}/{total} IGs joined", flush=True))
             if joined == 0:
@@ -308,10 +317,22 @@ def cmd_master(args) -> int:
         master.run(args.frames, lockstep=args.lockstep)
     finally:
         master.shutdown(final=False)
+        if services is not None:
+            services.stop()
+        master.votes.release()
         link.close()
     print(json.dumps({**master.metrics.summary(master.barrier), "rejected_peers": link.rejected_peers},
                      indent=2))
     return 0
+
+
+def _start_services(hall, master, keys_dir):
+    from domectl.services import start_services
+
+    services = start_services(hall, master, keys_dir)
+    print(f"master: votes on udp port {hall.osc.vote_port} (/vote <seat> <button>), control API on "
+          f"http://{hall.master.host}:{services.control.port}/api/state", flush=True)
+    return services
 
 
 def cmd_node(args) -> int:
@@ -440,9 +461,19 @@ def cmd_render(args) -> int:
     return 0
 
 
+def _lazy(module: str, function: str):
+    """A command implemented in domectl.<module> (imported when it runs)."""
+    def run(args) -> int:
+        import importlib
+
+        return getattr(importlib.import_module(f"domectl.{module}"), function)(args)
+    return run
+
+
 COMMANDS = {"run": cmd_run, "master": cmd_master, "node": cmd_node, "config": cmd_config,
             "data": cmd_data, "sky": cmd_sky, "render": cmd_render, "status": cmd_status,
-            "warp": cmd_warp, "keys": cmd_keys}
+            "warp": cmd_warp, "keys": cmd_keys, "show": _lazy("cli_show", "cmd_show"),
+            "poll": _lazy("cli_poll", "cmd_poll"), "votes": _lazy("cli_votes", "cmd_votes")}
 
 
 if __name__ == "__main__":

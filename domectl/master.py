@@ -121,7 +121,7 @@ class Master:
                  liveness_s: float | None = None,
                  clock_ns: Callable[[], int] = time.monotonic_ns,
                  status_file: Path | None = None, role: str = "primary",
-                 audio=None, timecode=None):
+                 audio=None, timecode=None, votes=None):
         self.hall = hall
         self.link = link
         self.ephemeris = ephemeris
@@ -153,6 +153,13 @@ class Master:
         #: Other parts of the scene to mirror (the show player, open polls): name -> object with
         #: ``mirror() -> dict`` and ``restore(dict)``; registered by whoever owns them.
         self.mirrored: dict[str, object] = {}
+        #: The audience's polls (domectl.votes.VoteDesk, thread-safe: the OSC thread ingests
+        #: while the frame loop reads), or None. Its tally is on the dome while ``show_tally``.
+        self.votes = votes
+        self.show_tally = False
+        self._tally_cache: tuple = (None, ())
+        if votes is not None:
+            self.mirrored["votes"] = votes
 
     # ------------------------------------------------------------ the sky
 
@@ -190,10 +197,24 @@ class Master:
             pressure_mbar=sc.pressure_mbar if sc.pressure_mbar is not None
             else standard_pressure_mbar(elevation_m),
             blackout=sc.blackout, refraction=sc.refraction, layers=sc.layers.state(show_time_s),
-            bodies=bodies, language=sc.language, pointer=sc.pointer, overlays=sc.overlays,
+            bodies=bodies, language=sc.language, pointer=sc.pointer, overlays=sc.overlays + self._tally(),
             star_brightness=sc.star_brightness, star_contrast=sc.star_contrast,
             limiting_mag_delta=sc.limiting_mag_delta,
         )
+
+    def _tally(self) -> tuple[Overlay, ...]:
+        """The poll's tally as dome overlays while it is shown (rebuilt only when it changes)."""
+        if self.votes is None:
+            return ()
+        self.votes.expire()         # a poll closes by time at its end even if no box is pressed
+        if not self.show_tally:
+            return ()
+        key = (self.votes.version, self.scene.language)
+        if self._tally_cache[0] != key:
+            from domectl.votes import tally_overlays
+
+            self._tally_cache = (key, tally_overlays(self.votes, self.scene.language))
+        return self._tally_cache[1]
 
     # ------------------------------------------------------------ operator commands
     # Each takes effect at the next frame, so the frame being rendered never changes under it.
@@ -366,6 +387,7 @@ class Master:
                 "star_brightness": sc.star_brightness, "star_contrast": sc.star_contrast,
                 "limiting_mag_delta": sc.limiting_mag_delta,
                 "layers": {name: list(fade) for name, fade in sc.layers.snapshot().items()},
+                "show_tally": self.show_tally,
             },
             "parts": {name: part.mirror() for name, part in self.mirrored.items()},
         }
@@ -395,6 +417,7 @@ class Master:
             frame = int(mirror["frame"])
             site = tuple(float(x) for x in mirror["site"])
             offset = float(mirror["show_offset_s"])
+            show_tally = bool(sc.get("show_tally", False))
             for name, part in self.mirrored.items():
                 if name in mirror.get("parts", {}):
                     part.restore(mirror["parts"][name])
@@ -402,6 +425,7 @@ class Master:
             raise PeerError(f"mirror: malformed: {e!r}") from None
         self.fps = clock.fps
         self.clock, self.scene, self.site, self._show_offset_s = clock, scene, site, offset
+        self.show_tally = show_tally
         self.barrier.frame = frame
         self._edge_logged = False
 
@@ -430,6 +454,8 @@ class Master:
             "missed_deadlines": self.metrics.late_swaps,
             "rejected": dict(self.barrier.rejected),
             "rejected_peers": dict(getattr(self.link, "rejected_peers", {}) or {}),
+            "poll": ({**self.votes.status(self.scene.language), "on_dome": self.show_tally}
+                     if self.votes is not None else None),
             "nodes": [{"ig": n.ig, "online": n.online, "in_barrier": n.in_barrier, "fps": round(n.fps, 2),
                        "render_ms": round(n.render_ms, 3), "missed": n.missed, "swaps": n.swaps,
                        "joins": n.joins} for n in self.barrier.nodes.values()],

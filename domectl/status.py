@@ -39,8 +39,23 @@ def run_dir(hall_name: str) -> Path:
     """Where a hall's running master keeps its status: ``$DOMECTL_RUN_DIR`` or a per-user temp dir."""
     base = os.environ.get("DOMECTL_RUN_DIR")
     root = Path(base) if base else Path(tempfile.gettempdir()) / f"domectl-{os.getuid()}"
-    slug = re.sub(r"[^a-z0-9]+", "-", hall_name.lower()).strip("-") or "hall"
-    return root / slug
+    return root / _slug(hall_name)
+
+
+def state_dir(hall_name: str) -> Path:
+    """Where a hall's master keeps what must outlive it (the vote log): ``$DOMECTL_STATE_DIR``,
+    else ``$XDG_STATE_HOME/domectl/<hall>`` (``~/.local/state/domectl/<hall>``). Not the run
+    directory: /tmp may be emptied by a reboot, and a poll's votes must survive one."""
+    base = os.environ.get("DOMECTL_STATE_DIR")
+    if base:
+        root = Path(base)
+    else:
+        root = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "domectl"
+    return root / _slug(hall_name)
+
+
+def _slug(hall_name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", hall_name.lower()).strip("-") or "hall"
 
 
 def status_path(hall_name: str) -> Path:

@@ -89,3 +89,48 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture(autouse=True)
+def _state_and_run_dirs(tmp_path_factory, monkeypatch):
+    """Every test (and every master it starts) keeps votes and status in its own temp dirs,
+    never in the user's ~/.local/state or a running hall's run directory."""
+    base = tmp_path_factory.mktemp("domectl-dirs")
+    monkeypatch.setenv("DOMECTL_STATE_DIR", str(base / "state"))
+    monkeypatch.setenv("DOMECTL_RUN_DIR", str(base / "run"))
+
+
+def free_ports(n: int) -> list[int]:
+    """n ports free for both TCP and UDP on loopback right now."""
+    import socket
+
+    out: list[int] = []
+    while len(out) < n:
+        with socket.socket() as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+        if port not in out:
+            out.append(port)
+    return out
+
+
+@pytest.fixture
+def hall_on_free_ports(tmp_path):
+    """The reference hall with every port (ZeroMQ, HTTP, OSC) moved to a free one: (config dir, hall)."""
+    import dataclasses
+
+    from domectl.config import dump_hall, load_hall
+
+    hall = load_hall()
+    frame, control, s_frame, s_control, http, vote, osc_control = free_ports(7)
+    master = dataclasses.replace(hall.master, frame_port=frame, control_port=control,
+                                 standby_frame_port=s_frame, standby_control_port=s_control, http_port=http)
+    osc = dataclasses.replace(hall.osc, vote_port=vote, control_port=osc_control)
+    hall = dataclasses.replace(hall, master=master, osc=osc)
+    root = dump_hall(hall, tmp_path / "hall")
+    return root, load_hall(root)
