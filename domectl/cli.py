@@ -272,6 +272,12 @@ def cmd_master(args) -> int:
     from domectl.keys import default_keys_dir, load_master_keys
     from domectl.services import open_votes
 
+    import signal
+
+    def stop_on_term(signum, frame):      # systemd's stop: the same orderly end as Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_on_term)
     hall = load_hall(args.config)
     keys_dir = args.keys or default_keys_dir(hall.root)
     keys = load_master_keys(keys_dir, [g.id for g in hall.igs])

@@ -156,7 +156,8 @@ class Master:
         #: The audience's polls (domectl.votes.VoteDesk, thread-safe: the OSC thread ingests
         #: while the frame loop reads), or None. Its tally is on the dome while ``show_tally``.
         self.votes = votes
-        self.show_tally = False
+        # A master restarted in the middle of a poll (restored from the vote log) shows it again.
+        self.show_tally = votes is not None and bool(votes.status()["open"])
         self._tally_cache: tuple = (None, ())
         if votes is not None:
             self.mirrored["votes"] = votes

@@ -109,6 +109,7 @@ def test_a_poll_from_the_command_line_counts_oscsend_votes_and_survives_kill_9(h
         restored = poll_status(config)
         assert restored["open"] is True and restored["poll"] == status["poll"]
         assert restored["tally"] == status["tally"] and restored["seats_voted"] == 6
+        assert restored["on_dome"] is True
         vote(port, 8, 1)
         assert wait_for_tally(config, presses=8)["tally"] == {"Mars": 3, "Jupiter": 3, "Saturne": 1}
 
