@@ -28,7 +28,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import os
 import secrets
 import threading
 from collections.abc import Callable, Mapping
@@ -36,6 +35,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from domectl.atomic import atomic_write_bytes
 from domectl.errors import DomectlError
 
 log = logging.getLogger("domectl.control")
@@ -68,12 +68,7 @@ def control_token(keys_dir: Path | None, run_dir: Path) -> str:
         return token
     token = secrets.token_urlsafe(24)
     run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / TOKEN_FILE
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-    os.replace(tmp, path)
+    atomic_write_bytes(run_dir / TOKEN_FILE, (token + "\n").encode(), mode=0o600, durable=False)
     return token
 
 

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from domectl.atomic import fsync_dir
 from domectl.errors import ConfigError
 
 KEYS_DIR_NAME = "keys"
@@ -227,19 +228,6 @@ def _write_atomic(path: Path, text: str, mode: int, overwrite: bool) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def create_hall_keys(keys_dir: str | Path, ig_ids: Iterable[int], overwrite: bool = False,
                      ) -> dict[str, tuple[Path, Path]]:
     """Make the master's key pair and one per IG; returns {name: (public file, secret file)}.
@@ -272,7 +260,7 @@ def create_hall_keys(keys_dir: str | Path, ig_ids: Iterable[int], overwrite: boo
         where = "the control computers" if n == MASTER_NAME else f"{n}"
         _write_atomic(public_path, _certificate(n, public, None, when, where), PUBLIC_MODE, overwrite)
         _write_atomic(secret_path, _certificate(n, public, secret, when, where), SECRET_MODE, overwrite)
-    _fsync_dir(keys_dir)
+    fsync_dir(keys_dir)
     return files
 
 

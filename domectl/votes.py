@@ -51,6 +51,7 @@ Errors (both are :class:`~domectl.errors.DomectlError`, and ValueError):
 from __future__ import annotations
 
 import copy
+import io
 import json
 import logging
 import math
@@ -63,6 +64,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from domectl.atomic import atomic_write_bytes
 from domectl.errors import DomectlError
 from domectl.frame import Overlay
 
@@ -1198,8 +1200,6 @@ def tally_png(source: VoteDesk | Mapping, path: str | Path, language: str | None
         footer = (f"poll {status['poll']}: {state}; {status.get('seats_voted', total)} of "
                   f"{status.get('seats', '?')} seats voted")
         draw.text((margin, height - margin), footer, font=small_font, fill=(170, 175, 190), anchor="ls")
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    image.save(tmp, format="PNG")
-    os.replace(tmp, path)
-    return path
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return atomic_write_bytes(path, buf.getvalue(), durable=False)
