@@ -11,7 +11,6 @@ same tallies, from the vote log.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
