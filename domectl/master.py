@@ -455,12 +455,15 @@ class Master:
             "missed_deadlines": self.metrics.late_swaps,
             "rejected": dict(self.barrier.rejected),
             "rejected_peers": dict(getattr(self.link, "rejected_peers", {}) or {}),
-            "poll": ({**self.votes.status(self.scene.language), "on_dome": self.show_tally}
-                     if self.votes is not None else None),
+            "poll": self.poll_status() if self.votes is not None else None,
             "nodes": [{"ig": n.ig, "online": n.online, "in_barrier": n.in_barrier, "fps": round(n.fps, 2),
                        "render_ms": round(n.render_ms, 3), "missed": n.missed, "swaps": n.swaps,
                        "joins": n.joins} for n in self.barrier.nodes.values()],
         }
+
+    def poll_status(self) -> dict:
+        """The poll in the scene's language, and whether its tally is on the dome (needs votes)."""
+        return {**self.votes.status(self.scene.language), "on_dome": self.show_tally}
 
     def write_status(self, force: bool = False) -> None:
         """Rewrite the status file at most every WRITE_INTERVAL_S (never raises into the frame loop)."""

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from domectl.config import LATE_FRAME_CHOICES
 from domectl.errors import PeerError
 from domectl.frame import FrameState
 from domectl.protocol import (
@@ -56,8 +57,8 @@ class NodeLoop:
         self.render = render
         self.clock_ns = clock_ns
         self.exit_with_master = exit_with_master
-        if late_frame not in ("hold", "black"):
-            raise ValueError(f"late_frame {late_frame!r}: must be 'hold' or 'black'")
+        if late_frame not in LATE_FRAME_CHOICES:
+            raise ValueError(f"late_frame {late_frame!r}: must be one of {', '.join(LATE_FRAME_CHOICES)}")
         # On a swap this node is not ready for: keep showing the last frame, or show black
         # (``black(last_image)`` makes the black picture; by default None, "nothing shown").
         self.late_frame = late_frame

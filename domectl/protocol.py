@@ -296,7 +296,7 @@ class Barrier:
     rejected: dict[str, int] = field(default_factory=dict)
     # IGs in the barrier not yet ready for the current frame (kept in step with every change,
     # so poll() is O(1) when called after each of 24 readies).
-    _waiting: set[int] = field(default_factory=set)
+    _waiting: set[int] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self):
         self.nodes = {ig: NodeStatus(ig) for ig in self.igs}

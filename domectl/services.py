@@ -78,7 +78,7 @@ def start_services(hall: Hall, master, keys_dir: Path | None) -> Services:
 def _gets(master) -> dict:
     gets = {"/api/state": master.status}
     if master.votes is not None:
-        gets["/api/poll"] = lambda: {**master.votes.status(master.scene.language), "on_dome": master.show_tally}
+        gets["/api/poll"] = master.poll_status
     return gets
 
 
@@ -96,17 +96,17 @@ def _posts(master) -> dict:
             raise Refused("poll open: needs question and options")
         desk.open(body["question"], body["options"], body.get("duration_s"), body.get("id"))
         master.show_tally = True
-        return {**desk.status(master.scene.language), "on_dome": master.show_tally}
+        return master.poll_status()
 
     def poll_close(body: dict) -> dict:
         if not desk.close("operator"):
             raise Refused("poll close: no poll is open")
-        return {**desk.status(master.scene.language), "on_dome": master.show_tally}
+        return master.poll_status()
 
     def on_dome(shown: bool):
         def handler(body: dict) -> dict:
             master.show_tally = shown
-            return {**desk.status(master.scene.language), "on_dome": master.show_tally}
+            return master.poll_status()
         return handler
 
     return {"/api/poll/open": poll_open, "/api/poll/close": poll_close,

@@ -493,28 +493,16 @@ class NodeLink:
         if direct:
             if not self.poller.poll(timeout):
                 return []
+            out = []
         else:
             if timeout != self._rcvtimeo:
                 self.sub.setsockopt(zmq.RCVTIMEO, timeout)
                 self._rcvtimeo = timeout
             try:
-                first = self.sub.recv()
+                out = [self.sub.recv()]
             except zmq.Again:
                 return []
-            out = [first]
-            if not self.sub.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-                if self.dealer.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-                    out.extend(_drain(self.dealer))
-                if self.monitor is not None and self.monitor.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-                    self._read_monitor()
-                return out
-            out.extend(_drain(self.sub))
-            if self.dealer.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-                out.extend(_drain(self.dealer))
-            if self.monitor is not None and self.monitor.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-                self._read_monitor()
-            return out
-        out = _drain(self.dealer)
+        out.extend(_drain(self.dealer))
         out.extend(_drain(self.sub))
         if self.monitor is not None and self.monitor.getsockopt(zmq.EVENTS) & zmq.POLLIN:
             self._read_monitor()

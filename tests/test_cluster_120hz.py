@@ -12,11 +12,11 @@ import os
 import types
 from datetime import datetime, timezone
 
-import numpy as np
 import pytest
 
 from domectl.master import Master, Scene
 from domectl.transport import MasterLink
+from fakes import StillSky
 
 NODES = 24
 SECONDS = 10.0
@@ -27,12 +27,6 @@ RATES = {120.0: 8.0, 60.0: 14.0}
 # round trip is 2-3 ms at the median but 6-8 ms at the 99th percentile and beyond (scheduler
 # stalls of the shared machine), so a 10 s run there misses a swap now and then.
 CORES_FOR_120_HZ = 8
-
-
-class StillSky:
-    def sample(self, utc, lat, lon, elev):
-        return types.SimpleNamespace(tt_jd=2461000.5, enu_from_icrs=np.eye(3), beta_icrs=np.zeros(3),
-                                     years_since_epoch=35.0, sun_alt_deg=-30.0, bodies=())
 
 
 def _node(ig: int, frame_ep: str, control_ep: str, results) -> None:
