@@ -1,12 +1,14 @@
-"""Whole-or-nothing file writes: one helper for calibration files, status, tokens and charts.
+"""Whole-or-nothing file writes for domectl: key files' directory sync, status, tokens, charts.
 
 Every file is written to a temporary file in the same directory and renamed
 over the target (``os.replace`` is atomic on POSIX and Windows), so a crash
 or a full disk leaves the old file or the new one, never half of one. With
 ``durable`` the data and the rename are also flushed to disk (calibration:
 it must survive a power cut); without, a file rewritten four times a second
-(the master's status) costs no fsync. Standard library only, so ``warp``
-and ``domectl`` share it.
+(the master's status) costs no fsync. Standard library only (status and
+keys stay light). ``warp/formats/_io.py`` has the durable twin for calibration
+files: warp may import nothing of domectl but ``projection`` and ``errors``
+(tests/test_warp_geometry.py holds that line).
 """
 
 from __future__ import annotations

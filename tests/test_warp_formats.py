@@ -555,12 +555,12 @@ def test_mesh_through_an_mpcdi_warp_and_back_keeps_the_warp():
 def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path, monkeypatch):
     path = tmp_path / "calibration.mpcdi"
     path.write_bytes(b"old")
-    import domectl.atomic as atomic_module
+    import warp.formats._io as io_module
 
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(atomic_module.os, "replace", broken_replace)
+    monkeypatch.setattr(io_module.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         atomic_write_bytes(path, b"new")
     assert path.read_bytes() == b"old"

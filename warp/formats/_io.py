@@ -1,18 +1,17 @@
-"""What every format module shares: the error type, bounded reads and atomic file writes.
+"""What every format module shares: the error type and atomic file writes.
 
 Calibration is data a hall cannot lose: every file is written to a temporary
 file in the same directory, flushed to disk, then renamed over the target
 (``os.replace`` is atomic on POSIX and Windows), so a crash or a full disk
-leaves either the old file or the new one, never half of one
-(:func:`domectl.atomic.atomic_write_bytes`, durable: data and rename are fsynced).
+leaves either the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
-from domectl.atomic import atomic_write_bytes  # noqa: F401  (the formats' writer, re-exported)
 from domectl.errors import DomectlError
 
 # Refuse to read more than this from one file or archive member: a corrupt or
@@ -44,3 +43,43 @@ def read_bytes(path: str | os.PathLike) -> bytes:
         raise FormatError(f"{p}: is a directory, expected a file") from None
     except PermissionError:
         raise FormatError(f"{p}: permission denied") from None
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file in the same directory, fsync, rename).
+
+    The parent directory must exist. Returns the path written.
+    """
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        # mkstemp creates 0600; calibration files are ordinary documents.
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(parent)
+    return p
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Persist a rename: fsync the directory (POSIX; a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
