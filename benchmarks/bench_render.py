@@ -156,6 +156,24 @@ def test_dome_all_layers(benchmark, ctx, stars, tonight, size):
     renderer.release()
 
 
+@pytest.mark.parametrize("zoom", [1.0, 0.25, 10.0, 100.0])
+def test_lines_under_zoom(benchmark, ctx, stars, tonight, zoom):
+    """Constellation lines and boundaries at 1024 px under a zoom: more pieces per segment
+    (render/lines.py line_pieces), fewer segments left on the dome (visible_segments)."""
+    import dataclasses
+
+    from render.compose import DomeRenderer
+    from render.sky import look_for_density
+
+    hall, state = tonight
+    renderer = DomeRenderer(ctx, stars, look=look_for_density(hall.render.limiting_mag, 1024 / 180.0))
+    frame = _dome_frame(ctx, renderer, hall, dataclasses.replace(state, zoom=zoom), 1024,
+                        ("constellation-lines", "constellation-boundaries"))
+    frame()
+    benchmark.pedantic(frame, rounds=5, iterations=1)
+    renderer.release()
+
+
 LAYER_COST = [name for name in __import__("domectl.layermix", fromlist=["LAYER_NAMES"]).LAYER_NAMES if name != "stars"]
 
 

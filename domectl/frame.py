@@ -6,7 +6,7 @@ versioned, little-endian, never pickle:
 
     header   "<4sHI"    magic b"DFS1", FORMAT_VERSION, total length in bytes
     core     CORE       frame, deadline_ns, show_time_s, tt_jd, site (lat, lon, elev),
-                        view (az, alt, zoom), enu_from_icrs (9, row-major), beta_icrs (3),
+                        view (az, alt, zoom > 0), enu_from_icrs (9, row-major), beta_icrs (3),
                         years_since_epoch, sun_alt_deg, temperature_C, pressure_mbar, flags
                         star_brightness, star_contrast, limiting_mag_delta
     layers   u8 count, u16 length + the names (UTF-8, joined by newlines), count f32 opacities
@@ -15,8 +15,11 @@ versioned, little-endian, never pickle:
              bright-limb angle)
     language 2 ASCII bytes
     pointer  u8 length, UTF-8 (empty: nothing selected)
-    overlays u8 count, then per overlay: u8 kind (0 text, 1 image), u16 length,
+    overlays u8 count, then per overlay: u8 kind (0 text, 1 image, 2 fulldome), u16 length,
              UTF-8 content, OVERLAY (dome az, dome elevation, size, opacity, rgb)
+
+Version 4 added the overlay kind "fulldome" (version 3 nodes would refuse it)
+and refuses a zoom that is not a magnification (<= 0).
 
 Sizes: about 1 KB with the 11 solar-system bodies and a dozen layers; a
 frame is at most MAX_ENCODED_BYTES (a caption of a few hundred characters
@@ -33,14 +36,15 @@ from typing import NamedTuple
 from domectl.errors import LocalError, PeerError
 
 MAGIC = b"DFS1"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MAX_ENCODED_BYTES = 64 * 1024
 
 _HEADER = struct.Struct("<4sHI")
 _CORE = struct.Struct("<Qqdd3d3d9d3dddddIddd")
 _U16 = struct.Struct("<H")
 _OVERLAY = struct.Struct("<4d3d")
-_OVERLAY_KINDS = ("text", "image")
+# Appended only: a kind's code is its index.
+_OVERLAY_KINDS = ("text", "image", "fulldome")
 
 FLAG_BLACKOUT = 1 << 0
 FLAG_REFRACTION = 1 << 1
@@ -67,13 +71,16 @@ class BodyView(NamedTuple):
 
 @dataclass(frozen=True)
 class Overlay:
-    """A text or an image fixed on the dome (not on the sky).
+    """A text, an image or a full-dome frame fixed on the dome (not on the sky).
 
-    kind: "text" or "image"; content: the text itself (already in the frame's
-    language; lines split on "\\n") or the path of a PNG the node can read.
-    Position in the dome frame: ``dome_az_deg`` from the dome's front (+y)
-    toward its right (+x), ``dome_elev_deg`` above the springline;
+    kind: "text", "image" or "fulldome"; content: the text itself (already in
+    the frame's language; lines split on "\\n") or the path of a PNG the node
+    can read. Position in the dome frame: ``dome_az_deg`` from the dome's front
+    (+y) toward its right (+x), ``dome_elev_deg`` above the springline;
     ``size_deg``: text cap height or image height, in degrees seen from the eye.
+    A "fulldome" PNG is a square domemaster (the convention of our own output)
+    filling the dome, under the texts and images: only ``opacity`` applies,
+    the placement fields and ``rgb`` are ignored.
     """
 
     kind: str
@@ -98,7 +105,7 @@ class FrameState:
     elevation_m: float
     view_az_deg: float
     view_alt_deg: float
-    zoom: float = 1.0
+    zoom: float = 1.0                    # the sky's magnification (> 0; shows: 0.25 .. 100), domectl.projection
     enu_from_icrs: tuple[float, ...] = IDENTITY3   # (3, 3) row-major
     beta_icrs: tuple[float, float, float] = (0.0, 0.0, 0.0)  # observer velocity / c
     years_since_epoch: float = 0.0       # Julian years since the star catalogue epoch
@@ -143,6 +150,8 @@ def encode_frame(state: FrameState) -> bytes:
         raise LocalError("FrameState carries at most 255 layers and 255 bodies")
     if len(state.overlays) > 255:
         raise LocalError("FrameState carries at most 255 overlays")
+    if not state.zoom > 0.0:
+        raise LocalError(f"FrameState.zoom {state.zoom!r}: must be a magnification > 0 (1: none)")
     if len(state.language) != 2 or not state.language.isascii():
         raise LocalError(f"FrameState.language {state.language!r}: must be a 2-letter code such as 'fr'")
     flags = (FLAG_BLACKOUT if state.blackout else 0) | (FLAG_REFRACTION if state.refraction else 0)
@@ -274,6 +283,8 @@ def decode_frame(data: bytes) -> FrameState:
     core = _CORE.unpack_from(data, _HEADER.size)
     if not (all(map(math.isfinite, core[2:26])) and all(map(math.isfinite, core[27:30]))):
         raise PeerError(f"FrameState {core[0]}: non-finite number in the core fields")
+    if not core[9] > 0.0:
+        raise PeerError(f"FrameState {core[0]}: zoom {core[9]} is not a magnification (> 0)")
     o = _HEADER.size + _CORE.size
     n_layers = data[o]
     layer_names, o = _names(data, o + 1, n_layers, "layer")

@@ -63,7 +63,7 @@ def frame_view(state: FrameState, hall: Hall, rect_uv, size_px) -> LayerView:
         sun_enu=np.asarray(sun.enu if sun is not None else (0.0, 0.0, 0.0), dtype=np.float64),
         sun_alt_deg=state.sun_alt_deg, language=state.language, pointer=state.pointer,
         overlays=state.overlays, landscape_alt_deg=np.asarray(hall.landscape_alt_deg, dtype=np.float64),
-        sky=sky, time_s=state.show_time_s,
+        sky=sky, time_s=state.show_time_s, zoom=state.zoom,
     )
 
 

@@ -11,13 +11,18 @@
     grids.py       alt-az, equatorial, ecliptic grids, meridian, horizon
     lines.py       constellation lines and boundaries
     labels.py      glyph atlas; constellation and star names, cardinals
-    pointer.py     the operator's pointer;  overlays.py: text and image overlays
+    pointer.py     the operator's pointer;  overlays.py: full-dome frames, text and image overlays
     window.py      a GLFW window showing a frame
     warp_pass.py   WarpPass: slice -> projector image through a warp mesh and blend weights
     image.py       read-back and PNG I/O
 
 Slices are display-encoded (gamma 2.2) RGBA8 textures; the warp pass decodes
 them to linear light, multiplies by the blend weight, and re-encodes.
+
+The sky's zoom (``LayerView.zoom``) is one conformal map of the dome frame
+(``domectl.projection.zoom_dir``), in ``dome_projection.glsl`` for what is
+drawn from its sky direction and inverted in ``dome_inverse.glsl`` for the
+per-pixel passes; every layer attached to the sky uses it, the overlays do not.
 """
 
 from render.context import check_gl, create_context

@@ -2,7 +2,8 @@
 
 Each layer draws one full-screen triangle whose fragment shader inverts the
 projection per output pixel (window px -> domemaster (u, v) -> dome direction
--> ENU -> ICRS, ``dome_inverse.glsl``) and evaluates its layer analytically;
+-> through the inverse zoom, ``domectl.projection.unzoom_dir``, the sky's dome
+direction -> ENU -> ICRS, ``dome_inverse.glsl``) and evaluates its layer analytically;
 pixels past the springline (r > 0.5 + ``RIM_MARGIN_R``) are left untouched.
 Output is display-encoded with ``view.gamma``, as every layer of
 ``render/layers.py``. Every per-pixel formula has a numpy twin here
@@ -105,6 +106,7 @@ from typing import Any
 import moderngl
 import numpy as np
 
+from domectl.projection import zoom_uniform
 from render.context import check_gl
 from render.shaders import load_program
 from render.sky import RIM_MARGIN_R
@@ -632,7 +634,8 @@ class FullScreenPass:
     """One program drawn as a full-screen triangle over a LayerView's target.
 
     Sets the uniforms every backdrop program shares (``u_rect``,
-    ``u_size_px``, ``u_rim_r``) and the blend mode; leaves blending off.
+    ``u_size_px``, ``u_uv_per_px``, ``u_rim_r``, ``u_zoom``) and the blend
+    mode; leaves blending off.
     """
 
     def __init__(self, ctx: moderngl.Context, program: str) -> None:
@@ -656,6 +659,7 @@ class FullScreenPass:
         self.set("u_size_px", (float(view.size_px[0]), float(view.size_px[1])))
         self.set("u_uv_per_px", uv_per_px(view))
         self.set("u_rim_r", 0.5 + RIM_MARGIN_R)
+        self.set("u_zoom", zoom_uniform(view.zoom))
         ctx = self.ctx
         ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
         ctx.enable(moderngl.BLEND)

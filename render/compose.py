@@ -16,6 +16,13 @@ limiting magnitude moves from the night value ``m`` to the sky-limited value
 ``m_sky = twilight_limiting_mag(sun_alt, m)`` as ``m + a (m_sky - m)``, so
 the stars fade as the Sun rises, and come back (a planetarium's privilege)
 when the operator fades the daylight out.
+
+Stars under the zoom (``view.zoom``): the night limit deepens by
+``ZOOM_MAG_PER_DECADE * log10(zoom)``, as through a telescope: a zoom of 10
+shows stars 2.5 magnitudes fainter (and, the photometry being relative to the
+limit, every star brighter); a zoom below 1, which crowds more sky onto the
+dome, shows fewer. Stars stay points (their size follows their brightness
+only, never the zoom's magnification).
 """
 
 from __future__ import annotations
@@ -35,6 +42,12 @@ from render.layers import LAYER_ORDER, LayerView
 from render.sky import SkyRenderer, StarLook
 
 log = logging.getLogger("domectl.render")
+
+#: Magnitudes the stars' limit deepens per decade of zoom. A real telescope at a fixed exit
+#: pupil gains 5 (its aperture grows with its magnification); half of that still reveals
+#: fainter stars as one zooms in, without flooding a strong zoom with the catalogue's
+#: faintest (the hall's 6.5 reaches 11.5 at the shows' largest zoom, 100; Hipparcos ends near 12).
+ZOOM_MAG_PER_DECADE = 2.5
 
 #: Which drawing object serves each layer (one object may serve several layers); built by
 #: DomeRenderer._build on first use.
@@ -69,9 +82,9 @@ class _StarLayers:
         if view.sky is None:
             raise RenderError(f"layer {name!r} needs LayerView.sky (render.sky.SkyParams)")
         if name == "stars":
-            self.sky.draw_stars(view.sky, view.rect_uv, view.size_px, opacity, self.look)
+            self.sky.draw_stars(view.sky, view.rect_uv, view.size_px, opacity, self.look, zoom=view.zoom)
         else:
-            self.sky.draw_bodies(view.sky, view.rect_uv, view.size_px, opacity, self.look)
+            self.sky.draw_bodies(view.sky, view.rect_uv, view.size_px, opacity, self.look, zoom=view.zoom)
 
     def release(self) -> None:
         self.sky.release()
@@ -171,8 +184,8 @@ class DomeRenderer:
 
     def star_look(self, view: LayerView, opacities: Mapping[str, float], *, star_brightness: float = 1.0,
                   star_contrast: float = 1.0, limiting_mag_delta: float = 0.0) -> StarLook:
-        """The star look of this frame: the night look, the operator's settings, the daylight."""
-        limit = self.look.limiting_mag + limiting_mag_delta
+        """The star look of this frame: the night look, the operator's settings, the zoom, the daylight."""
+        limit = self.look.limiting_mag + limiting_mag_delta + ZOOM_MAG_PER_DECADE * float(np.log10(view.zoom))
         daylight = float(opacities.get("daylight", 0.0))
         if daylight > 0.0:
             limit = twilight_limit(limit, view.sun_alt_deg, daylight)

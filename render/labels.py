@@ -41,6 +41,11 @@ packages are); without it the bundled font is used and a character it lacks
 is written as its unaccented base (``é`` -> ``e``, ``ß`` -> ``ss``), with a
 warning logged once per character. Pass ``font_path`` to choose another font.
 
+**Zoom.** Under the sky's zoom (``view.zoom``, ``domectl.projection.zoom_dir``)
+a sky label's anchor moves with the sky, and its text keeps its angular size
+round the moved anchor: names stay readable at any zoom. Text fixed on the
+dome (overlays) is drawn without zoom.
+
 **Colour.** ``rgb`` is display-encoded; alpha = coverage x label alpha x
 layer opacity, premultiplied "over" in the frame's display-encoded values.
 """
@@ -59,7 +64,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from domectl import skydata
-from domectl.projection import altaz_to_enu
+from domectl.projection import altaz_to_enu, zoom_dir, zoom_uniform
 from render.context import InstanceBuffer, check_gl
 from render.lines import RIM_MARGIN_R
 from render.shaders import load_program
@@ -146,15 +151,16 @@ def offset_dirs(p: np.ndarray, offset_rad: np.ndarray, zenith_cap_deg: float = Z
 
 
 def glyph_corner_dirs(instances: np.ndarray, rotation: np.ndarray,
-                      zenith_cap_deg: float = ZENITH_CAP_DEG) -> np.ndarray:
+                      zenith_cap_deg: float = ZENITH_CAP_DEG, zoom: float = 1.0) -> np.ndarray:
     """Twin of ``label_text.glsl``'s vertex stage: glyph instances -> dome directions of their corners.
 
     instances (G, 14) rows of a :class:`TextBatch` (anchor 3, quad 4, atlas
-    2, rad per texel 1, rgba 4), rotation (3, 3) to the dome frame -> (G, 4, 3)
-    corners in the order (0, 0), (1, 0), (0, 1), (1, 1) of (right, up).
+    2, rad per texel 1, rgba 4), rotation (3, 3) to the dome frame, the sky's
+    ``zoom`` (which moves the anchors) -> (G, 4, 3) corners in the order
+    (0, 0), (1, 0), (0, 1), (1, 1) of (right, up).
     """
     inst = np.atleast_2d(np.asarray(instances, dtype=np.float64))
-    anchors = _normalize_rows(inst[:, 0:3] @ np.asarray(rotation, np.float64).T)
+    anchors = _normalize_rows(zoom_dir(inst[:, 0:3] @ np.asarray(rotation, np.float64).T, zoom))
     out = np.empty((len(inst), 4, 3))
     for k, (cx, cy) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):
         local = inst[:, 3:5] + np.array([cx, cy]) * inst[:, 5:7]
@@ -494,12 +500,12 @@ def label_instances(atlas: GlyphAtlas, labels: Iterable[Label]) -> np.ndarray:
 
 
 def label_ink_centre_dir(atlas: GlyphAtlas, label: Label, rotation: np.ndarray,
-                         zenith_cap_deg: float = ZENITH_CAP_DEG) -> np.ndarray:
+                         zenith_cap_deg: float = ZENITH_CAP_DEG, zoom: float = 1.0) -> np.ndarray:
     """Dome direction (3,) of a label's ink centroid, as the text shader places it (for tests and tools)."""
     layout = atlas.layout(label.text, label.align)
     rad_per_texel = np.radians(float(label.cap_height_deg)) / atlas.cap_height
     local_rad = layout.ink_centroid * rad_per_texel + np.radians(np.asarray(label.offset_deg, dtype=np.float64))
-    anchor = np.asarray(rotation, np.float64) @ np.asarray(label.anchor, np.float64)
+    anchor = zoom_dir((np.asarray(rotation, np.float64) @ np.asarray(label.anchor, np.float64))[None], zoom)[0]
     return offset_dirs(anchor / np.linalg.norm(anchor), local_rad[None], zenith_cap_deg)[0]
 
 
@@ -559,8 +565,12 @@ class TextPainter:
         return batch
 
     def draw(self, view: Any, batches: Sequence[TextBatch], rotation: np.ndarray, opacity: float,
-             cull_below_springline_deg: float = CULL_BELOW_SPRINGLINE_DEG) -> None:
-        """Draw ``batches`` (anchors rotated to the dome frame by ``rotation`` (3, 3)) over the bound frame."""
+             cull_below_springline_deg: float = CULL_BELOW_SPRINGLINE_DEG, zoom: float = 1.0) -> None:
+        """Draw ``batches`` (anchors rotated to the dome frame by ``rotation`` (3, 3)) over the bound frame.
+
+        ``zoom``: the sky's (``view.zoom``) for labels on the sky; 1 for text
+        fixed on the dome or already placed in the dome frame.
+        """
         opacity = float(np.clip(opacity, 0.0, 1.0))
         if opacity <= 0.0 or not any(b.count for b in batches):
             return
@@ -575,6 +585,7 @@ class TextPainter:
         prog["u_zenith_cap_rad"].value = float(np.radians(self.zenith_cap_deg))
         prog["u_cull_theta_rad"].value = float(np.radians(90.0 + cull_below_springline_deg))
         prog["u_rim_r"].value = 0.5 + RIM_MARGIN_R
+        prog["u_zoom"].value = zoom_uniform(zoom)
         prog["u_opacity"].value = opacity
         prog["u_atlas"].value = 0
         texture.use(location=0)
@@ -696,7 +707,7 @@ class LabelsLayer:
         if key not in self._batches:
             self._batches[key] = self.text.batch(self.labels(name, view.language))
         rotation = view.dome_from_enu if name == "cardinals" else view.dome_from_icrs
-        self.text.draw(view, [self._batches[key]], rotation, opacity)
+        self.text.draw(view, [self._batches[key]], rotation, opacity, zoom=view.zoom)
 
     def release(self) -> None:
         for batch in self._batches.values():

@@ -13,7 +13,7 @@ framebuffer already bound, viewport ``(0, 0, w, h)``, cleared to black:
     constellation-boundaries, constellation-lines
     constellation-names, star-names, cardinals
     pointer                     highlights the object the operator selected
-    overlays                    text and images fixed on the dome
+    overlays                    full-dome frames, text and images fixed on the dome
 
 Every layer has an opacity in [0, 1] (0 = not drawn) that the master fades
 over time (``domectl.layermix``); the node gets the opacities in the
@@ -68,6 +68,10 @@ class LayerView:
     constellation abbreviation ("Ori"); "" for none.
     landscape_alt_deg: (N,) altitude of the horizon silhouette at N azimuths
     evenly spaced from north (0) through east; empty: a flat horizon at 0.
+    zoom: the sky's magnification (``FrameState.zoom``, > 0; 1 none) about
+    ``domectl.projection.ZOOM_CENTRE_DOME``: every layer attached to the sky
+    or the landscape draws through it (``domectl.projection.zoom_dir``), the
+    overlays fixed on the dome do not.
     """
 
     rect_uv: tuple[float, float, float, float]
@@ -87,6 +91,7 @@ class LayerView:
     sky: Any = None
     #: Show time in seconds: what animates (the pointer's ring turns); never a clock read.
     time_s: float = 0.0
+    zoom: float = 1.0
 
     @property
     def dome_from_icrs(self) -> np.ndarray:

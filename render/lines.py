@@ -31,6 +31,21 @@ are small circles, so a boundary segment whose ends share a B1875 declination
 is subdivided along that parallel (:func:`subdivide_boundary`) - a long one
 (up to 30 deg in the data) would otherwise bow by more than a degree.
 
+Zoom (``view.zoom``, ``domectl.projection.zoom_dir``): the lines are attached
+to the sky and move with it; their width stays in output pixels, and the dash
+pattern keeps its length on the dome at the zoom centre (it is divided by the
+zoom, in degrees of sky). A zoom magnifies the sky locally by up to
+:func:`~domectl.projection.zoom_max_magnification` (the zoom itself when it
+magnifies, 3.75 at the back of the dome for a zoom of 0.25), and a chord with
+it: each segment is then drawn in :func:`line_pieces` pieces, one per draw, so
+that no chord spans more than ``MAX_DRAWN_STEP_DEG`` on the dome. A zoom that
+magnifies shows less sky: only the segments :func:`visible_segments` keeps are
+drawn (chosen per frame on the CPU, written to a batch of the painter's), so
+that a strong zoom, with its many pieces, costs no more than none (measured on
+llvmpipe, constellation lines and boundaries at 1024 px: 14 ms at zoom 1,
+140 ms at zoom 100 without the choice, 6 ms with it; benchmarks/bench_render.py
+test_lines_under_zoom).
+
 Slices: everything is computed in domemaster coordinates and mapped to the
 slice's pixels by ``rect_uv``, so adjacent slices of one frame agree at their
 seam to float rounding.
@@ -50,12 +65,27 @@ import moderngl
 import numpy as np
 
 from domectl import skydata
-from domectl.projection import fisheye_uv
+from domectl.projection import (
+    ZOOM_CENTRE_DOME,
+    ZOOM_CENTRE_ELEV_DEG,
+    fisheye_uv,
+    zoom_dir,
+    zoom_max_magnification,
+    zoom_sky_radius_deg,
+    zoom_uniform,
+)
 from render.context import InstanceBuffer, check_gl, release_framebuffers
 from render.shaders import load_program
 
 #: Longest chord after subdivision, in degrees of arc.
 MAX_STEP_DEG = 0.5
+#: Under a zoom no chord spans more than this on the dome. A chord's departure from the
+#: projected curve grows as its square: 4x that of the unzoomed 0.5 deg chords (0.05 px on a
+#: 10K domemaster), at most 0.2 px (tests/test_render_zoom.py, zooms 0.25 to 100).
+MAX_DRAWN_STEP_DEG = 1.0
+#: Pieces per segment at most: the shows' largest zoom (100) needs 50; a zoom beyond it
+#: (a peer's mistake) draws coarser chords instead of stalling the frame.
+MAX_LINE_PIECES = 64
 #: Domemaster radius past the springline still drawn (as the stars: 0.36 deg), then clipped.
 RIM_MARGIN_R = 0.002
 #: Floats per segment row: a (3), b (3), arc length at a and at b (2).
@@ -106,6 +136,28 @@ def dash_deg(style: LineStyle, px_per_deg: float) -> tuple[float, float]:
         return 0.0, 0.0
     scale = max(1.0, float(style.min_dash_period_px) / (period * max(float(px_per_deg), 1e-9)))
     return float(style.dash_deg) * scale, period * scale
+
+
+def line_pieces(zoom: float, max_step_deg: float = MAX_STEP_DEG) -> int:
+    """Pieces each segment is drawn in under ``zoom`` (module docstring): 1 without zoom."""
+    drawn_deg = zoom_max_magnification(zoom) * float(max_step_deg)
+    return min(MAX_LINE_PIECES, max(1, int(np.ceil(drawn_deg / MAX_DRAWN_STEP_DEG - 1e-9))))
+
+
+def visible_segments(segments: np.ndarray, rotation: np.ndarray, zoom: float, longest_deg: float) -> np.ndarray:
+    """Which segment rows the dome can show under a ``zoom`` > 1: (S, 8) -> (S,) bool.
+
+    Those with an end within the sky the dome shows (:func:`~domectl.projection.zoom_sky_radius_deg`
+    of the back of the springline plus the rim margin), widened by ``longest_deg``
+    (the longest segment's arc), of the zoom centre; ``rotation`` (3, 3) takes
+    the rows' frame to the dome's.
+    """
+    seg = np.asarray(segments, dtype=np.float64)
+    centre = np.asarray(rotation, dtype=np.float64).T @ ZOOM_CENTRE_DOME
+    rim_deg = 180.0 * RIM_MARGIN_R  # r = theta / pi: domemaster radius -> degrees
+    reach_deg = zoom_sky_radius_deg(180.0 - ZOOM_CENTRE_ELEV_DEG + rim_deg, zoom) + float(longest_deg)
+    cos_reach = np.cos(np.radians(min(reach_deg, 180.0)))
+    return (seg[:, 0:3] @ centre >= cos_reach) | (seg[:, 3:6] @ centre >= cos_reach)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -239,21 +291,41 @@ def segments_from_polylines(polylines: Iterable[np.ndarray], max_step_deg: float
     return np.concatenate(rows) if rows else np.zeros((0, SEGMENT_FLOATS))
 
 
+def piece_segments(segments: np.ndarray, piece: int, pieces: int) -> np.ndarray:
+    """Piece ``piece`` of ``pieces`` of every segment row: (S, 8) -> (S, 8).
+
+    Numpy twin of the piece choice in ``lines.glsl``: the chord's points at
+    t = piece / pieces and (piece + 1) / pieces (not normalised: the
+    projection takes their direction, on the segment's great circle), the arc
+    lengths likewise; the segment's own ends are kept as they are.
+    """
+    seg = np.asarray(segments, dtype=np.float64)
+    t0, t1 = piece / pieces, (piece + 1) / pieces
+    out = seg.copy()
+    if piece > 0:
+        out[:, 0:3] = seg[:, 0:3] + t0 * (seg[:, 3:6] - seg[:, 0:3])
+        out[:, 6] = seg[:, 6] + t0 * (seg[:, 7] - seg[:, 6])
+    if piece + 1 < pieces:
+        out[:, 3:6] = seg[:, 0:3] + t1 * (seg[:, 3:6] - seg[:, 0:3])
+        out[:, 7] = seg[:, 6] + t1 * (seg[:, 7] - seg[:, 6])
+    return out
+
+
 def project_segments(segments: np.ndarray, rotation: np.ndarray, rect_uv: Sequence[float],
-                     size_px: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     size_px: Sequence[int], zoom: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Numpy twin of ``lines.glsl``'s vertex stage.
 
-    (S, 8) segment rows, rotation (3, 3) to the dome frame -> (a_px (S, 2),
-    b_px (S, 2), visible (S,)): window coordinates of the chord's ends
-    (origin bottom-left, pixel centres at +0.5) and whether the segment is drawn
-    (not both ends beyond the springline margin).
+    (S, 8) segment rows, rotation (3, 3) to the dome frame, the sky's ``zoom``
+    -> (a_px (S, 2), b_px (S, 2), visible (S,)): window coordinates of the
+    chord's ends (origin bottom-left, pixel centres at +0.5) and whether the
+    segment is drawn (not both ends beyond the springline margin).
     """
     seg = np.asarray(segments, dtype=np.float64)
     rot = np.asarray(rotation, dtype=np.float64)
     rect = np.asarray(rect_uv, dtype=np.float64)
     size = np.asarray(size_px, dtype=np.float64)
-    uv_a = fisheye_uv(seg[:, 0:3] @ rot.T)
-    uv_b = fisheye_uv(seg[:, 3:6] @ rot.T)
+    uv_a = fisheye_uv(zoom_dir(seg[:, 0:3] @ rot.T, zoom))
+    uv_b = fisheye_uv(zoom_dir(seg[:, 3:6] @ rot.T, zoom))
     to_px = lambda uv: (uv - rect[:2]) / (rect[2:] - rect[:2]) * size  # noqa: E731
     rim = 0.5 + RIM_MARGIN_R
     visible = (np.hypot(*(uv_a - 0.5).T) <= rim) | (np.hypot(*(uv_b - 0.5).T) <= rim)
@@ -275,14 +347,27 @@ class LineBatch:
     def __init__(self, painter: LinePainter, segments: np.ndarray) -> None:
         self._rows = InstanceBuffer(painter.ctx, painter.program, painter.corners, "3f 3f 2f",
                                     ("in_a", "in_b", "in_arc_deg"), SEGMENT_FLOATS)
+        self.segments = np.zeros((0, SEGMENT_FLOATS))
+        self._longest_deg: float | None = None
         self.write(segments)
 
     @property
     def count(self) -> int:
         return self._rows.count
 
+    @property
+    def longest_deg(self) -> float:
+        """The longest segment's arc in degrees (for :func:`visible_segments`; found on first use)."""
+        if self._longest_deg is None:
+            arcs = _arc_deg(self.segments[:, 0:3], self.segments[:, 3:6])
+            self._longest_deg = float(arcs.max()) if len(arcs) else 0.0
+        return self._longest_deg
+
     def write(self, segments: np.ndarray) -> None:
-        self._rows.write(segments)
+        """Replace the segments (kept in ``segments``, (S, 8) float64, for :func:`visible_segments`)."""
+        self.segments = np.asarray(segments, dtype=np.float64).reshape(-1, SEGMENT_FLOATS)
+        self._longest_deg = None
+        self._rows.write(self.segments)
 
     def render(self) -> None:
         self._rows.render()
@@ -307,6 +392,8 @@ class LinePainter:
         self._composite_vao = ctx.vertex_array(self._composite, [])
         self._targets: dict[tuple[int, int], tuple[moderngl.Texture, moderngl.Framebuffer]] = {}
         self._batches: list[LineBatch] = []
+        # Per-frame batches of the segments a zoom leaves on the dome, one per batch drawn at once.
+        self._visible: list[LineBatch] = []
         check_gl(ctx, "LinePainter setup")
 
     def batch(self, segments: np.ndarray) -> LineBatch:
@@ -323,8 +410,12 @@ class LinePainter:
         return self._targets[size]
 
     def draw(self, view: Any, batches: Sequence[LineBatch], rotation: np.ndarray, style: LineStyle,
-             opacity: float) -> None:
-        """Draw ``batches`` (rotated to the dome frame by ``rotation`` (3, 3)) over the bound frame of ``view``."""
+             opacity: float, zoom: float = 1.0) -> None:
+        """Draw ``batches`` (rotated to the dome frame by ``rotation`` (3, 3)) over the bound frame of ``view``.
+
+        ``zoom``: the sky's (``view.zoom``) for lines attached to the sky; 1 for
+        lines already placed in the dome frame.
+        """
         opacity = float(np.clip(opacity, 0.0, 1.0))
         if opacity <= 0.0 or not any(b.count for b in batches):
             return
@@ -334,6 +425,9 @@ class LinePainter:
         rect = tuple(float(x) for x in view.rect_uv)
         width = line_width_px(style, view.px_per_deg)
         on_deg, period_deg = dash_deg(style, view.px_per_deg)
+        pieces = line_pieces(zoom)
+        if zoom > 1.0:
+            batches = self._visible_batches(batches, rotation, zoom)
 
         texture, target = self._target(size)
         target.use()
@@ -349,9 +443,13 @@ class LinePainter:
         prog["u_half_width_px"].value = 0.5 * max(width, 1.0)
         prog["u_ink"].value = min(width, 1.0)
         prog["u_rim_r"].value = 0.5 + RIM_MARGIN_R
-        prog["u_dash_deg"].value = (on_deg, period_deg)
-        for batch in batches:
-            batch.render()
+        prog["u_dash_deg"].value = (on_deg / zoom, period_deg / zoom)
+        prog["u_zoom"].value = zoom_uniform(zoom)
+        prog["u_pieces"].value = pieces
+        for piece in range(pieces):
+            prog["u_piece"].value = piece
+            for batch in batches:
+                batch.render()
 
         frame.use()
         ctx.viewport = (0, 0, *size)
@@ -366,10 +464,19 @@ class LinePainter:
         ctx.disable(moderngl.BLEND)
         check_gl(ctx, "LinePainter.draw")
 
+    def _visible_batches(self, batches: Sequence[LineBatch], rotation: np.ndarray, zoom: float) -> list[LineBatch]:
+        """``batches`` cut down to the segments the dome shows under ``zoom`` (module docstring)."""
+        while len(self._visible) < len(batches):
+            self._visible.append(self.batch(np.zeros((0, SEGMENT_FLOATS))))
+        for batch, visible in zip(batches, self._visible):
+            visible.write(batch.segments[visible_segments(batch.segments, rotation, zoom, batch.longest_deg)])
+        return self._visible[: len(batches)]
+
     def release(self) -> None:
         for batch in self._batches:
             batch.release()
         self._batches.clear()
+        self._visible.clear()
         frame = self.ctx.fbo
         owned = [fbo for _, fbo in self._targets.values()]
         if frame in owned:
@@ -425,7 +532,8 @@ class ConstellationLinesLayer:
     def draw(self, view: Any, name: str, opacity: float) -> None:
         if name not in self._batches:
             raise ValueError(f"ConstellationLinesLayer draws {', '.join(self.names)}, not {name!r}")
-        self.painter.draw(view, [self._batches[name]], view.dome_from_icrs, self.styles[name], opacity)
+        self.painter.draw(view, [self._batches[name]], view.dome_from_icrs, self.styles[name], opacity,
+                          zoom=view.zoom)
 
     def release(self) -> None:
         for batch in self._batches.values():

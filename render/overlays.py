@@ -1,4 +1,5 @@
-"""The ``overlays`` layer: texts and images fixed on the dome (``view.overlays``, render/layers.py ``Overlay``).
+"""The ``overlays`` layer: full-dome frames, texts and images fixed on the dome (``view.overlays``,
+render/layers.py ``Overlay``). None of them zooms with the sky.
 
 Placement: an overlay is centred on the dome-frame direction
 ``(dome_az_deg, dome_elev_deg)`` (:func:`overlay_dir`: azimuth from the
@@ -14,9 +15,23 @@ at a path the node can read, shown with its own colours (display-encoded, as
 PNGs are) and alpha, premultiplied before filtering. Textures are cached per
 path (up to ``max_images``, least recently used dropped) and reloaded when
 the file's size or modification time changes; a file that is missing or
-unreadable is logged once (per path and version) and skipped: a render never
-fails on an overlay. Overlays are drawn in their order in ``view.overlays``;
-each overlay's ``opacity`` multiplies the layer's.
+unreadable is logged once (per path and version), counted
+(:attr:`OverlaysLayer.unreadable`) and skipped: a render never fails on an
+overlay.
+
+Full-dome frames (kind "fulldome", a film's frames): a square domemaster PNG
+(the convention of our own output, so a domemaster we rendered comes back
+unchanged) filling the rectangle being rendered (``view.rect_uv``: a slice
+shows its part of it), over the sky layers and under every text and image,
+whatever their order; the placement fields are ignored. Loaded and cached as
+images are; sampled at a level of detail from its texels per output pixel
+(:func:`fulldome_lod`), so a frame drawn at its own size is the image itself,
+through a sampler of its own without the images' anisotropic filtering
+(llvmpipe applies that even at an explicit level: a frame drawn at its own
+size came back blurred, by up to 147 levels on random pixels).
+
+Overlays are drawn in their order in ``view.overlays`` (full-dome frames
+first); each overlay's ``opacity`` multiplies the layer's.
 """
 
 from __future__ import annotations
@@ -41,6 +56,15 @@ log = logging.getLogger(__name__)
 #: Quads per side of an image's grid on the sphere: a 30 deg image has 2 deg cells, whose
 #: chords stray from the projected curve by far less than a pixel.
 IMAGE_GRID = 16
+
+
+def fulldome_lod(image_size_px: tuple[int, int], view: Any) -> float:
+    """Mip level (log2 of the image's texels per output pixel, >= 0) of a full-dome frame
+    of ``(width, height)`` drawn into ``view.rect_uv`` at ``view.size_px``."""
+    u0, v0, u1, v1 = (float(x) for x in view.rect_uv)
+    texels_per_px = max(image_size_px[0] * (u1 - u0) / float(view.size_px[0]),
+                        image_size_px[1] * (v1 - v0) / float(view.size_px[1]))
+    return max(0.0, float(np.log2(texels_per_px)))
 
 
 def overlay_dir(dome_az_deg: float, dome_elev_deg: float) -> np.ndarray:
@@ -83,7 +107,11 @@ def _premultiplied_rgba(path: str, max_size: int) -> tuple[np.ndarray, float]:
 
 
 class OverlaysLayer:
-    """The ``overlays`` layer (render/layers.py protocol). ``text`` may be shared with the label layers."""
+    """The ``overlays`` layer (render/layers.py protocol). ``text`` may be shared with the label layers.
+
+    ``unreadable`` counts the overlay draws skipped because their file could
+    not be read (each frame's; the log says it once per file).
+    """
 
     names = ("overlays",)
 
@@ -105,6 +133,11 @@ class OverlaysLayer:
         self._indices = ctx.buffer(np.asarray(quads, dtype=np.int32).tobytes())
         self._vao = ctx.vertex_array(self._program, [(self._grid, "2f", "in_grid")], index_buffer=self._indices,
                                      index_element_size=4)
+        self._fulldome_program = load_program(ctx, "overlay_fulldome")
+        self._fulldome_vao = ctx.vertex_array(self._fulldome_program, [])
+        self._fulldome_sampler = ctx.sampler(filter=(moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR),
+                                             repeat_x=False, repeat_y=False, anisotropy=1.0)
+        self.unreadable = 0
         self._images: OrderedDict[str, _CachedImage] = OrderedDict()
         self._reported: set[tuple[str, Any]] = set()
         self._text_batches: list[Any] = []
@@ -118,17 +151,22 @@ class OverlaysLayer:
             log.warning("overlay image %s: %s; the overlay is skipped", path, message)
 
     def image(self, path: str) -> tuple[moderngl.Texture, float] | None:
-        """The texture and aspect (width / height) of the image at ``path``, or None if unreadable (logged once)."""
+        """The texture and aspect (width / height) of the image at ``path``, or None if unreadable
+        (logged once, counted in :attr:`unreadable`)."""
         try:
             stat = os.stat(path)
         except OSError as exc:
             self._report(path, None, f"cannot be read ({exc.strerror or exc})")
+            self.unreadable += 1
             return None
         signature = (stat.st_mtime_ns, stat.st_size)
         cached = self._images.get(path)
         if cached is not None and cached.signature == signature:
             self._images.move_to_end(path)
-            return None if cached.texture is None else (cached.texture, cached.aspect)
+            if cached.texture is None:
+                self.unreadable += 1
+                return None
+            return cached.texture, cached.aspect
         if cached is not None and cached.texture is not None:
             cached.texture.release()
         texture, aspect = None, 1.0
@@ -136,6 +174,7 @@ class OverlaysLayer:
             pixels, aspect = _premultiplied_rgba(path, int(self.ctx.info.get("GL_MAX_TEXTURE_SIZE", 8192)))
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
             self._report(path, signature, f"not a readable image ({exc})")
+            self.unreadable += 1
         else:
             height, width = pixels.shape[:2]
             texture = self.ctx.texture((width, height), 4, np.ascontiguousarray(pixels).tobytes(), alignment=1)
@@ -160,9 +199,14 @@ class OverlaysLayer:
         if opacity <= 0.0:
             return
         texts = 0
-        for overlay in view.overlays:
+        # Full-dome frames first: they lie under every text and image.
+        ordered = sorted(view.overlays, key=lambda overlay: overlay.kind != "fulldome")
+        for overlay in ordered:
             alpha = float(np.clip(overlay.opacity, 0.0, 1.0)) * opacity
             if alpha <= 0.0:
+                continue
+            if overlay.kind == "fulldome":
+                self._draw_fulldome(view, str(overlay.content), alpha)
                 continue
             anchor = overlay_dir(overlay.dome_az_deg, overlay.dome_elev_deg)
             if overlay.kind == "text":
@@ -177,7 +221,7 @@ class OverlaysLayer:
                 self._draw_image(view, str(overlay.content), anchor, float(overlay.size_deg), alpha)
             elif ("kind", overlay.kind) not in self._reported:
                 self._reported.add(("kind", overlay.kind))
-                log.warning("overlay kind %r unknown (use 'text' or 'image'): skipped", overlay.kind)
+                log.warning("overlay kind %r unknown (use 'text', 'image' or 'fulldome'): skipped", overlay.kind)
 
     def _draw_image(self, view: Any, path: str, anchor: np.ndarray, height_deg: float, alpha: float) -> None:
         found = self.image(path)
@@ -203,6 +247,29 @@ class OverlaysLayer:
         ctx.disable(moderngl.BLEND)
         check_gl(ctx, "OverlaysLayer image")
 
+    def _draw_fulldome(self, view: Any, path: str, alpha: float) -> None:
+        found = self.image(path)
+        if found is None:
+            return
+        texture, _ = found
+        ctx = self.ctx
+        prog = self._fulldome_program
+        prog["u_rect"].value = tuple(float(x) for x in view.rect_uv)
+        prog["u_size_px"].value = (float(view.size_px[0]), float(view.size_px[1]))
+        prog["u_lod"].value = fulldome_lod(texture.size, view)
+        prog["u_opacity"].value = alpha
+        prog["u_image"].value = 0
+        texture.use(location=0)
+        self._fulldome_sampler.use(location=0)
+        ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+        ctx.enable(moderngl.BLEND)
+        ctx.blend_equation = moderngl.FUNC_ADD
+        ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
+        self._fulldome_vao.render(moderngl.TRIANGLES, vertices=3)
+        self._fulldome_sampler.clear(location=0)
+        ctx.disable(moderngl.BLEND)
+        check_gl(ctx, "OverlaysLayer fulldome")
+
     def release(self) -> None:
         for cached in self._images.values():
             if cached.texture is not None:
@@ -211,7 +278,8 @@ class OverlaysLayer:
         for batch in self._text_batches:
             batch.release()
         self._text_batches.clear()
-        for obj in (self._vao, self._indices, self._grid, self._program):
+        for obj in (self._vao, self._indices, self._grid, self._program, self._fulldome_vao, self._fulldome_program,
+                    self._fulldome_sampler):
             obj.release()
         if self._own_text:
             self.text.release()

@@ -16,6 +16,11 @@ An unknown name draws nothing and is logged once.
   ``constellation-lines`` layer, and its name in the pointer colour at its
   label point(s).
 
+Under the sky's zoom (``view.zoom``) the ring and the name go where the zoom
+puts their object, at their own angular size; the ring stays clear of a disc
+the zoom magnified (never smaller than without zoom). A constellation's figure
+and names zoom as the constellation layers do.
+
 Star positions are the catalogue's (J1991.25, no proper motion: at most a
 few arcminutes for the fastest stars, well inside the ring).
 """
@@ -32,6 +37,7 @@ import moderngl
 import numpy as np
 
 from domectl import skydata
+from domectl.projection import zoom_dir, zoom_magnification
 from render.labels import ZENITH_CAP_DEG, Label, TextPainter, offset_dirs
 from render.lines import STAR_GAP_DEG, LinePainter, LineStyle, polyline_segments, segments_from_polylines, trim_edges
 
@@ -73,7 +79,8 @@ class PointerTarget:
     kind: "body", "star" or "constellation"; key: body name, HIP number or
     IAU abbreviation; frame: "enu" or "icrs", the frame of ``directions``
     ((K, 3) unit vectors: the object, or a constellation's label points);
-    label: its name in the frame's language; radius_deg: the ring's radius.
+    label: its name in the frame's language; radius_deg: the ring's radius
+    (without zoom); angular_diameter_deg: a body's disc, 0 for the rest.
     """
 
     kind: str
@@ -82,6 +89,7 @@ class PointerTarget:
     directions: np.ndarray
     label: str
     radius_deg: float
+    angular_diameter_deg: float = 0.0
 
 
 def ring_radius_deg(base_deg: float, angular_diameter_deg: float = 0.0) -> float:
@@ -116,8 +124,9 @@ def resolve_pointer(
         if name == lowered:
             label = BODY_NAMES.get(name, {}).get(language, str(body.name).capitalize())
             enu = np.asarray(body.enu, dtype=np.float64)
-            radius = ring_radius_deg(base_radius_deg, float(getattr(body, "angular_diameter_deg", 0.0) or 0.0))
-            return PointerTarget("body", name, "enu", (enu / np.linalg.norm(enu))[None], label, radius)
+            diameter_deg = float(getattr(body, "angular_diameter_deg", 0.0) or 0.0)
+            return PointerTarget("body", name, "enu", (enu / np.linalg.norm(enu))[None], label,
+                                 ring_radius_deg(base_radius_deg, diameter_deg), diameter_deg)
     match = _HIP.match(text)
     if match is not None:
         if stars is None:
@@ -258,18 +267,23 @@ class PointerLayer:
         rotation = view.dome_from_enu if target.frame == "enu" else view.dome_from_icrs
         cap = self.text.zenith_cap_deg
         if target.kind == "constellation":
-            self.lines.draw(view, [self._figure(target.key)], rotation, self.highlight_style, opacity)
+            self.lines.draw(view, [self._figure(target.key)], rotation, self.highlight_style, opacity,
+                            zoom=view.zoom)
             self._label.write([
                 Label(tuple(p), target.label, self.constellation_cap_height_deg, self.rgb)
                 for p in target.directions
             ])
-            self.text.draw(view, [self._label], rotation, opacity)
+            self.text.draw(view, [self._label], rotation, opacity, zoom=view.zoom)
             return
-        centre = np.asarray(rotation, np.float64) @ target.directions[0]
-        arcs = ring_polylines(centre, target.radius_deg, ring_phase_deg(view), cap)
+        # The ring and the name are placed in the dome frame round where the zoom draws the object.
+        sky_centre = (np.asarray(rotation, np.float64) @ target.directions[0])[None]
+        centre = zoom_dir(sky_centre, view.zoom)[0]
+        drawn_diameter_deg = float(zoom_magnification(sky_centre, view.zoom)[0]) * target.angular_diameter_deg
+        radius_deg = ring_radius_deg(target.radius_deg, drawn_diameter_deg)
+        arcs = ring_polylines(centre, radius_deg, ring_phase_deg(view), cap)
         self._ring.write(np.concatenate([polyline_segments(arc) for arc in arcs]))
         self.lines.draw(view, [self._ring], np.eye(3), self.ring_style, opacity)
-        below_deg = target.radius_deg + self.label_gap_deg + 0.5 * self.cap_height_deg
+        below_deg = radius_deg + self.label_gap_deg + 0.5 * self.cap_height_deg
         self._label.write([Label(tuple(centre), target.label, self.cap_height_deg, self.rgb,
                                  offset_deg=(0.0, -below_deg))])
         self.text.draw(view, [self._label], np.eye(3), opacity)

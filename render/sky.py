@@ -18,6 +18,13 @@ peak saturates, brighter stars grow, slowly. Sizes are in output pixels, so a
 star looks the same size on every projector. Stars fainter than the limiting
 magnitude are not drawn.
 
+Zoom (``domectl.projection.zoom_dir``, ``zoom`` of :meth:`SkyRenderer.draw_stars`
+and :meth:`~SkyRenderer.draw_bodies`): stars and bodies move with the sky;
+stars stay points of the same photometry (the compositor may deepen the
+limiting magnitude, render/compose.py), and a body's disc grows with the
+zoom's local magnification (isotropic: the map is conformal), so a planet too
+small for a disc at zoom 1 becomes one when magnified enough.
+
 Slice edges: GL clips a point sprite whose centre lies outside the
 viewport, so the stars are drawn with a viewport overhanging the target by
 half the largest sprite on every side; a star just outside the rectangle
@@ -39,6 +46,7 @@ import numpy as np
 
 from domectl.astro import SUN_DEFLECTION_AU, sun_in_icrs
 from domectl.errors import RenderError
+from domectl.projection import zoom_magnification, zoom_uniform
 from render.context import check_gl, release_framebuffers, render_target
 from render.image import read_rgb
 from render.shaders import load_program
@@ -291,11 +299,12 @@ class SkyRenderer:
         return self.texture
 
     def draw_stars(self, params: SkyParams, rect_uv: tuple[float, float, float, float],
-                   size_px: tuple[int, int], opacity: float = 1.0, look: StarLook | None = None) -> None:
+                   size_px: tuple[int, int], opacity: float = 1.0, look: StarLook | None = None,
+                   zoom: float = 1.0) -> None:
         """Add the stars to the bound framebuffer (viewport ``(0, 0, w, h)``), brightness x ``opacity``.
 
         ``look`` overrides ``self.look`` for this draw (the compositor lowers the
-        limiting magnitude in twilight).
+        limiting magnitude in twilight); ``zoom``: the sky's (module docstring).
         """
         ctx = self.ctx
         look = look or self.look
@@ -321,6 +330,7 @@ class SkyRenderer:
         else:
             prog["u_deflection"].value = 0.0
         prog["u_years"].value = float(params.years_since_epoch)
+        prog["u_zoom"].value = zoom_uniform(zoom)
         prog["u_rect"].value = rect
         prog["u_size_px"].value = size
         margin = int(np.ceil(0.5 * self.max_point_px)) + 1
@@ -345,16 +355,18 @@ class SkyRenderer:
         ctx.disable(moderngl.BLEND)
 
     def draw_bodies(self, params: SkyParams, rect_uv: tuple[float, float, float, float],
-                    size_px: tuple[int, int], opacity: float = 1.0, look: StarLook | None = None) -> None:
+                    size_px: tuple[int, int], opacity: float = 1.0, look: StarLook | None = None,
+                    zoom: float = 1.0) -> None:
         """Draw the Sun, Moon and planets over the bound framebuffer, x ``opacity``.
 
         Planets too small for a disc are points with the star photometry of
         ``look`` (default ``self.look``): in twilight they fade with the stars.
+        ``zoom``: the sky's (module docstring).
         """
         ctx = self.ctx
         rect = tuple(float(x) for x in rect_uv)
         size = (float(size_px[0]), float(size_px[1]))
-        count = self._fill_bodies(params, rect, size, look or self.look)
+        count = self._fill_bodies(params, rect, size, look or self.look, zoom)
         if not count or opacity <= 0.0:
             return
         ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
@@ -366,6 +378,7 @@ class SkyRenderer:
         prog["u_size_px"].value = size
         prog["u_max_body_px"].value = float(self.max_body_px)
         prog["u_rim_margin"].value = RIM_MARGIN_R
+        prog["u_zoom"].value = zoom_uniform(zoom)
         prog["u_gamma"].value = float(self.gamma)
         prog["u_opacity"].value = float(opacity)
         ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
@@ -380,15 +393,19 @@ class SkyRenderer:
         return (0.0, 0.0, 0.0)
 
     def _fill_bodies(self, params: SkyParams, rect: tuple[float, ...], size: tuple[float, float],
-                     look: StarLook) -> int:
-        """Per-body instance data (disc and PSF sizes in output pixels); returns the count."""
+                     look: StarLook, zoom: float) -> int:
+        """Per-body instance data (disc and PSF sizes in output pixels, discs magnified by
+        the zoom where they are); returns the count."""
         px_per_rad = size[0] / (rect[2] - rect[0]) / np.pi  # r = theta / pi on the domemaster
+        bodies = params.bodies[:MAX_BODIES]
+        enu = np.array([np.asarray(body.enu, dtype=np.float64) for body in bodies]).reshape(-1, 3)
+        magnification = zoom_magnification(enu @ np.asarray(params.dome_from_enu, dtype=np.float64).T, zoom)
         data = self._body_data
         data[:] = 0.0
         count = 0
-        for body in params.bodies[:MAX_BODIES]:
+        for body, body_enu, body_magnification in zip(bodies, enu, magnification):
             name = str(body.name).lower()
-            radius_px = 0.5 * np.radians(float(body.angular_diameter_deg)) * px_per_rad
+            radius_px = 0.5 * np.radians(float(body.angular_diameter_deg)) * px_per_rad * body_magnification
             glare_px = glare = 0.0
             sigma = peak = 0.0
             phase_rad = np.radians(float(getattr(body, "phase_angle_deg", 0.0) or 0.0))
@@ -402,7 +419,7 @@ class SkyRenderer:
                 peak_a, sigma_a = star_psf(np.array([float(body.mag)]), look)
                 peak, sigma = float(peak_a[0]), min(float(sigma_a[0]), self.max_point_px / 6.0)
                 radius_px = 0.0
-            data[count, 0:3] = np.asarray(body.enu, dtype=np.float64)
+            data[count, 0:3] = body_enu
             data[count, 3:6] = _BODY_RGB.get(name, (1.0, 1.0, 1.0))
             data[count, 6:10] = (radius_px, glare_px, glare, phase_rad)
             data[count, 10:12] = (sigma, peak)

@@ -60,6 +60,7 @@ from domectl.ephemeris import BODIES, VALID_FROM_UTC, VALID_UNTIL_UTC
 from domectl.errors import DomectlError
 from domectl.layermix import DEFAULT_LAYERS, LAYER_NAMES
 from domectl.places import HALL, find_place, suggest_place
+from domectl.projection import MAX_ZOOM, MIN_ZOOM     # zoom factors: the renderer's range
 from domectl.simclock import EDGE_MARGIN, MAX_ABS_RATE
 
 MICROS_PER_S = 1_000_000
@@ -88,8 +89,6 @@ DEFAULT_POLL_AT_DEG = (0.0, 40.0)
 MIN_POLL_OPTIONS, MAX_POLL_OPTIONS = 2, 6
 #: A vote longer than this loses the room; the master keeps the open poll in its log anyway.
 MAX_POLL_S = 600.0
-#: Zoom factors: a quarter (a wider field than the dome) to 100x (the Moon's craters).
-MIN_ZOOM, MAX_ZOOM = 0.25, 100.0
 #: Site elevations: the Dead Sea shore (-430 m) to above Everest (8849 m).
 MIN_ELEVATION_M, MAX_ELEVATION_M = -500.0, 9000.0
 #: Clip frame rates: up to the dome's 120 Hz active-stereo rate.

@@ -11,6 +11,8 @@ from domectl.frame import BodyView, FORMAT_VERSION, FrameState, Overlay, decode_
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 f32 = st.floats(allow_nan=False, allow_infinity=False, width=32)
+#: A zoom is a magnification: any positive finite number travels (the shows use 0.25 .. 100).
+zooms = st.floats(min_value=0.0, exclude_min=True, allow_infinity=False, width=64)
 name = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"), min_size=1,
                max_size=20).filter(lambda s: 0 < len(s.encode()) < 256)
 
@@ -18,14 +20,14 @@ bodies = st.builds(BodyView, name=name, enu=st.tuples(finite, finite, finite), d
                    mag=finite, angular_diameter_deg=finite, illuminated_fraction=finite,
                    phase_angle_deg=finite, limb_angle_deg=finite)
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=80)
-overlays = st.builds(Overlay, kind=st.sampled_from(["text", "image"]), content=text, dome_az_deg=finite,
+overlays = st.builds(Overlay, kind=st.sampled_from(["text", "image", "fulldome"]), content=text, dome_az_deg=finite,
                      dome_elev_deg=finite, size_deg=finite, opacity=finite,
                      rgb=st.tuples(finite, finite, finite))
 states = st.builds(
     FrameState,
     frame=st.integers(0, 2**63), deadline_ns=st.integers(-2**62, 2**62), show_time_s=finite,
     tt_jd=finite, latitude_deg=finite, longitude_deg=finite, elevation_m=finite,
-    view_az_deg=finite, view_alt_deg=finite, zoom=finite,
+    view_az_deg=finite, view_alt_deg=finite, zoom=zooms,
     enu_from_icrs=st.tuples(*[finite] * 9), beta_icrs=st.tuples(finite, finite, finite),
     years_since_epoch=finite, sun_alt_deg=finite, temperature_C=finite, pressure_mbar=finite,
     blackout=st.booleans(), refraction=st.booleans(),
@@ -103,6 +105,30 @@ def test_overlay_errors_name_the_field():
         encode_frame(FrameState(**{**_sample().__dict__, "overlays": (bad_kind,)}))
     with pytest.raises(LocalError, match="pointer"):
         encode_frame(FrameState(**{**_sample().__dict__, "pointer": "x" * 300}))
+
+
+def test_overlay_kinds_keep_their_codes():
+    # Codes travel in frames: text and image keep 0 and 1 from before "fulldome" (2) was added.
+    shown = (Overlay("text", "Bonsoir", 0.0, 30.0), Overlay("image", "logo.png", 0.0, 30.0),
+             Overlay("fulldome", "film/0001.png", 0.0, 90.0, 180.0, opacity=0.5))
+    data = encode_frame(FrameState(**{**_sample().__dict__, "overlays": shown}))
+    codes, at = [], len(data)
+    for overlay in reversed(shown):
+        at -= 7 * 8 + len(overlay.content.encode()) + 2 + 1
+        codes.insert(0, data[at])
+    assert codes == [0, 1, 2]
+    assert decode_frame(data).overlays == shown
+
+
+def test_a_zoom_that_is_not_a_magnification_is_refused():
+    for zoom in (0.0, -2.0):
+        with pytest.raises(LocalError, match="zoom"):
+            encode_frame(FrameState(**{**_sample().__dict__, "zoom": zoom}))
+    data = bytearray(encode_frame(_sample()))
+    # zoom follows the header, frame, deadline, show time, tt, site (3) and view az, alt.
+    struct.pack_into("<d", data, 10 + 8 * 9, 0.0)
+    with pytest.raises(PeerError, match="zoom 0.0 is not a magnification"):
+        decode_frame(bytes(data))
 
 
 def test_a_corrupt_overlay_kind_is_a_peer_error():

@@ -12,6 +12,7 @@ from domectl.projection import (
     pixel_to_uv,
     rot_x,
     rot_z,
+    unzoom_dir_grad,
 )
 from render.backdrop import fisheye_dir_grad
 from render.context import release_framebuffers
@@ -63,10 +64,13 @@ def alpha_of(image: np.ndarray, style: GridStyle) -> np.ndarray:
 
 
 def twin_coverage(size: int, view: LayerView, name: str, style: GridStyle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per pixel of a whole domemaster: (expected alpha, distance to the nearest line's edge in px, lat deg)."""
+    """Per pixel of a whole domemaster: (expected alpha, distance to the nearest line's edge in px, lat deg).
+
+    Through the view's zoom: each pixel shows the sky direction ``unzoom_dir_grad`` gives.
+    """
     rows, cols = np.mgrid[0:size, 0:size]
     uv = pixel_to_uv(np.stack([cols.ravel(), rows.ravel()], axis=-1), size)
-    dome, d_dx, d_dy = fisheye_dir_grad(uv, (1.0 / size, 1.0 / size))
+    dome, d_dx, d_dy = unzoom_dir_grad(*fisheye_dir_grad(uv, (1.0 / size, 1.0 / size)), view.zoom)
     frame = grid_frame(name, view.enu_from_icrs)
     lon, lat = grid_coordinates_deg(dome @ view.dome_from_enu, frame)
     lon_per_px, lat_per_px = grid_degrees_per_px(dome, d_dx, d_dy, frame @ view.dome_from_enu.T)

@@ -154,3 +154,11 @@ def test_golden_domemasters(gl_ctx, eph, hall, tmp_failures, name):
                            pointer="Ori")
     actual = render_still(gl_ctx, hall, still_frame(hall, request, eph), request, load_stars())
     assert_matches_golden(name, actual, tmp_failures)
+
+
+
+def test_a_still_carries_the_zoom_to_the_frame(eph, hall):
+    """`domectl render --zoom` reaches the FrameState (how a zoom draws: tests/test_render_zoom.py)."""
+    when = datetime(2026, 11, 20, 21, tzinfo=timezone.utc)
+    assert still_frame(hall, StillRequest(utc=when), eph).zoom == 1.0
+    assert still_frame(hall, StillRequest(utc=when, zoom=4.0), eph).zoom == 4.0

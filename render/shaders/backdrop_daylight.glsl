@@ -31,7 +31,7 @@ const vec3 LUMA = vec3(0.2126, 0.7152, 0.0722);
 
 void main() {
     vec2 uv = dome_pass_uv();
-    vec3 d = normalize(u_enu_from_dome * fisheye_dir(uv));
+    vec3 d = normalize(u_enu_from_dome * dome_pass_sky_dir(uv));
     // Below the horizon: the horizon's colour (the landscape hides it).
     float z = clamp(d.z, 0.0, 1.0);
     float alt_deg = degrees(asin(z));

@@ -2,6 +2,8 @@
 // premultiplied "over" blending (the disc hides the stars behind it; glare adds).
 // A body is a disc (angular size, phase-lit), plus a Gaussian point (planets
 // too small to show a disc, same photometry as the stars), plus glare (Sun).
+// Under the zoom a body moves with the sky (zoom_dir); its disc radius, given in
+// pixels, already includes the zoom's local magnification (render/sky.py).
 #include "dome_projection.glsl"
 
 #ifdef VERTEX_SHADER
@@ -17,6 +19,7 @@ uniform vec4 u_rect;
 uniform vec2 u_size_px;
 uniform float u_max_body_px;
 uniform float u_rim_margin;
+uniform vec4 u_zoom;            // the sky's zoom: (centre, log2 zoom)
 
 flat out vec2 v_centre_px;
 flat out vec2 v_sun_dir;        // unit window-space direction toward the Sun
@@ -26,15 +29,17 @@ flat out vec2 v_psf;
 
 void main() {
     vec3 d = u_dome_from_enu * in_enu;
-    vec2 uv = fisheye_uv(d);
+    vec2 uv = fisheye_uv(zoom_dir(d, u_zoom));
     v_centre_px = rect_window(uv, u_rect, u_size_px);
 
-    // Local direction toward the Sun: step a little along the great circle to it.
+    // Local direction toward the Sun: step a little along the great circle to it (the
+    // zoom keeps angles; the step shrinks with it so that it stays short once drawn).
     vec3 s = u_dome_from_enu * u_sun_enu;
     vec3 toward = s - dot(s, d) * d;
     vec2 dir = vec2(1.0, 0.0);
     if (length(toward) > 1e-6) {
-        vec2 ahead = rect_window(fisheye_uv(d + 1e-3 * normalize(toward)), u_rect, u_size_px);
+        float step = 1e-3 / max(exp2(u_zoom.w), 1.0);
+        vec2 ahead = rect_window(fisheye_uv(zoom_dir(d + step * normalize(toward), u_zoom)), u_rect, u_size_px);
         if (length(ahead - v_centre_px) > 0.0) {
             dir = normalize(ahead - v_centre_px);
         }
@@ -44,8 +49,9 @@ void main() {
     v_disc = in_disc;
     v_psf = in_psf;
 
+    // The cap bounds glare and points; a disc (large under a strong zoom) is never cut.
     float extent = max(max(in_disc.x, in_disc.y), 4.0 * in_psf.x) + 1.0;
-    extent = min(extent, u_max_body_px);
+    extent = min(extent, max(u_max_body_px, in_disc.x + 1.0));
     vec2 window = v_centre_px + in_corner * extent;
     gl_Position = vec4(window / u_size_px * 2.0 - 1.0, 0.0, 1.0);
 

@@ -1,9 +1,37 @@
 // Inverse dome projection, shared by the full-screen (backdrop) programs.
-// GLSL twin of domectl/projection.py (fisheye_dir); conventions as in
-// dome_projection.glsl: domemaster (u, v), v up, zenith at (0.5, 0.5), front
-// (+y) at the bottom, r = theta / pi.
+// GLSL twin of domectl/projection.py (fisheye_dir, unzoom_dir, unzoom_dir_grad);
+// conventions as in dome_projection.glsl: domemaster (u, v), v up, zenith at
+// (0.5, 0.5), front (+y) at the bottom, r = theta / pi.
+#include "dome_projection.glsl"
 
 const float DOME_INV_PI = 3.14159265358979323846;
+
+// The sky direction the zoom (zoom_dir, dome_projection.glsl) draws at dome direction d:
+// the same map by 1 / zoom. zoom.w == 0 returns d itself.
+vec3 unzoom_dir(vec3 d, vec4 zoom) {
+    return zoom_dir(d, vec4(zoom.xyz, -zoom.w));
+}
+
+// unzoom_dir of the unit vector d, with d_dx and d_dy (d's derivatives per output pixel,
+// tangent to the sphere) replaced by the sky direction's. The map by w = 1 / zoom is
+// conformal; its derivative along a tangent v is
+// (2 w v + (1 - w)^2 (v.c) c - (1 - w^2) (v.c) f) / (a + w^2 b), f its value, c the centre,
+// a and b as in zoom_dir.
+vec3 unzoom_dir_grad(vec3 d, vec4 zoom, inout vec3 d_dx, inout vec3 d_dy) {
+    if (zoom.w == 0.0) {
+        return d;
+    }
+    vec3 c = zoom.xyz;
+    vec3 f = unzoom_dir(d, zoom);
+    float w = exp2(-zoom.w);
+    vec3 s = d + c;
+    vec3 e = d - c;
+    float scale = 1.0 / (0.5 * dot(s, s) + w * w * 0.5 * dot(e, e));
+    vec3 bend = (1.0 - w) * (1.0 - w) * c - (1.0 - w * w) * f;
+    d_dx = (2.0 * w * d_dx + dot(d_dx, c) * bend) * scale;
+    d_dy = (2.0 * w * d_dy + dot(d_dy, c) * bend) * scale;
+    return f;
+}
 
 // Domemaster (u, v) -> dome-frame unit vector (valid for r <= 1).
 vec3 fisheye_dir(vec2 uv) {

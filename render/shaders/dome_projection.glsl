@@ -1,6 +1,6 @@
 // Dome projection, shared by every program that draws on the domemaster.
-// GLSL twin of domectl/projection.py (fisheye_uv); tests/test_render_projection.py
-// compares the two. Conventions: dome frame +z zenith, +y front, +x right;
+// GLSL twin of domectl/projection.py (fisheye_uv, zoom_dir); tests/test_render_projection.py
+// and tests/test_render_zoom.py compare them. Conventions: dome frame +z zenith, +y front, +x right;
 // domemaster (u, v) in [0, 1], v up, zenith at (0.5, 0.5), front at the
 // bottom, r = theta / pi (springline at r = 0.5).
 
@@ -15,6 +15,25 @@ vec2 fisheye_uv(vec3 d) {
     float r = atan(rho, d.z) / DOME_PI;
     vec2 unit_xy = rho > 0.0 ? d.xy / rho : vec2(0.0);
     return vec2(0.5 + r * unit_xy.x, 0.5 - r * unit_xy.y);
+}
+
+// The zoom (twin: domectl.projection.zoom_dir): where the sky direction d (dome frame,
+// need not be unit) is drawn when the sky is magnified by exp2(zoom.w) about the dome-frame
+// unit vector zoom.xyz: at theta' = 2 atan(zoom tan(theta / 2)) from it, same azimuth about
+// it (conformal). zoom.w == 0 (zoom 1, and the value of a u_zoom never set) returns d itself.
+// a = 1 + cos(theta) and b = 1 - cos(theta) come from |u +- centre|^2 / 2, each exact in
+// float where it is small (near the centre a cosine would lose the offset's precision).
+vec3 zoom_dir(vec3 d, vec4 zoom) {
+    if (zoom.w == 0.0) {
+        return d;
+    }
+    float z = exp2(zoom.w);
+    vec3 u = normalize(d);
+    vec3 e = u - zoom.xyz;
+    vec3 s = u + zoom.xyz;
+    float a = 0.5 * dot(s, s);
+    float b = 0.5 * dot(e, e);
+    return ((a - z * z * b + 2.0 * z * b) * zoom.xyz + 2.0 * z * e) / (a + z * z * b);
 }
 
 // Domemaster (u, v) -> window coordinates (pixels, origin bottom-left, pixel

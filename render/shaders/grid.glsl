@@ -33,7 +33,7 @@ float line(float offset_deg, float per_px, float width_px) {
 void main() {
     vec2 uv = dome_pass_uv();
     vec3 d_dx, d_dy;
-    vec3 d = fisheye_dir_grad(uv, u_uv_per_px, d_dx, d_dy);
+    vec3 d = dome_pass_sky_dir_grad(uv, d_dx, d_dy);
     vec3 f = u_frame_from_dome * d;
     vec3 f_dx = u_frame_from_dome * d_dx;
     vec3 f_dy = u_frame_from_dome * d_dy;

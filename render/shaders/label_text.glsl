@@ -3,7 +3,8 @@
 // upright tangent basis (label_sphere.glsl), in atlas texels scaled to radians,
 // taken along the sphere and projected per vertex: text keeps its angular size
 // and shape anywhere on the dome, also near the rim where the fisheye stretches.
-// Numpy twin of the vertex stage: render/labels.py glyph_corner_dirs.
+// Under the zoom (u_zoom) a label's anchor moves with the sky (zoom_dir); the text
+// keeps its angular size. Numpy twin of the vertex stage: render/labels.py glyph_corner_dirs.
 // Coverage comes from a mipmapped glyph atlas (render/labels.py GlyphAtlas);
 // output is premultiplied "over" in the frame's display-encoded values.
 #include "dome_projection.glsl"
@@ -23,12 +24,13 @@ uniform vec2 u_size_px;
 uniform vec2 u_atlas_size;
 uniform float u_zenith_cap_rad;
 uniform float u_cull_theta_rad;  // labels anchored farther than this from the zenith are not drawn
+uniform vec4 u_zoom;             // the sky's zoom: (centre, log2 zoom); zero (no zoom) for dome text
 
 out vec2 v_tex;
 flat out vec4 v_rgba;
 
 void main() {
-    vec3 p = normalize(u_rot * in_anchor);
+    vec3 p = normalize(zoom_dir(u_rot * in_anchor, u_zoom));
     vec3 up = label_up(p, u_zenith_cap_rad);
     vec3 right = cross(p, up);
     vec2 local = in_quad.xy + in_corner * in_quad.zw;

@@ -1,11 +1,13 @@
 // Antialiased lines on the dome, pass 1 of 2: each segment (two unit vectors,
-// a chord of at most MAX_STEP_DEG) is rotated into the dome frame, projected
-// (fisheye_uv), and drawn as a quad around its window-space chord; the
+// a chord of at most MAX_STEP_DEG) is rotated into the dome frame, zoomed
+// (zoom_dir), projected (fisheye_uv), and drawn as a quad around its
+// window-space chord (under a zoom that magnifies, in u_pieces pieces, one
+// per draw, so that the chords stay short on the dome); the
 // fragment's coverage (distance to the chord, dash pattern, springline) goes
 // into a one-channel target with MAX blending, so joints and crossings of a
 // layer never add up. Pass 2 (lines_composite.glsl) lays the colour over the
 // frame with that coverage. Numpy twin of the vertex stage:
-// render/lines.py project_segments.
+// render/lines.py piece_segments + project_segments.
 #include "dome_projection.glsl"
 #include "label_sphere.glsl"
 
@@ -20,17 +22,31 @@ uniform vec4 u_rect;
 uniform vec2 u_size_px;
 uniform float u_half_width_px;  // half the drawn width (at least half a pixel)
 uniform float u_rim_r;          // segments with both ends beyond this domemaster radius are culled
+uniform vec4 u_zoom;            // the sky's zoom: (centre, log2 zoom)
+uniform int u_pieces;           // pieces per segment (0, a uniform never set, counts as 1)
+uniform int u_piece;            // the piece this draw draws, 0 .. u_pieces - 1
 
 flat out vec2 v_a_px;
 flat out vec2 v_b_px;
 flat out vec2 v_arc_deg;
 
 void main() {
-    vec2 uv_a = fisheye_uv(u_rot * in_a);
-    vec2 uv_b = fisheye_uv(u_rot * in_b);
+    // The piece: a stretch of the chord, whose points project onto the same great circle
+    // (zoom_dir and fisheye_uv take any non-zero vector's direction); the segment's own
+    // ends are kept exactly.
+    int pieces = max(u_pieces, 1);
+    float t0 = float(u_piece) / float(pieces);
+    float t1 = float(u_piece + 1) / float(pieces);
+    bool first = u_piece == 0;
+    bool last = u_piece + 1 >= pieces;
+    vec3 a = first ? in_a : mix(in_a, in_b, t0);
+    vec3 b = last ? in_b : mix(in_a, in_b, t1);
+    vec2 uv_a = fisheye_uv(zoom_dir(u_rot * a, u_zoom));
+    vec2 uv_b = fisheye_uv(zoom_dir(u_rot * b, u_zoom));
     v_a_px = rect_window(uv_a, u_rect, u_size_px);
     v_b_px = rect_window(uv_b, u_rect, u_size_px);
-    v_arc_deg = in_arc_deg;
+    v_arc_deg = vec2(first ? in_arc_deg.x : mix(in_arc_deg.x, in_arc_deg.y, t0),
+                     last ? in_arc_deg.y : mix(in_arc_deg.x, in_arc_deg.y, t1));
 
     vec2 chord = v_b_px - v_a_px;
     float len = length(chord);

@@ -19,7 +19,7 @@ out vec4 frag;
 void main() {
     vec2 uv = dome_pass_uv();
     vec3 d_dx, d_dy;
-    vec3 d = fisheye_dir_grad(uv, u_uv_per_px, d_dx, d_dy);
+    vec3 d = dome_pass_sky_dir_grad(uv, d_dx, d_dy);
     vec3 g = u_galactic_from_dome * d;
     vec3 g_dx = u_galactic_from_dome * d_dx;
     vec3 g_dy = u_galactic_from_dome * d_dy;

@@ -1,6 +1,6 @@
 // Stars as point sprites with a Gaussian PSF, drawn with additive blending.
 // Numpy twins: positions domectl.astro.star_directions (+ refract_enu when
-// refraction is on) + domectl.projection.fisheye_uv;
+// refraction is on) + domectl.projection.zoom_dir + fisheye_uv;
 // photometry render.sky.star_psf. Output is display-encoded (gamma u_gamma).
 #include "dome_projection.glsl"
 #include "refraction.glsl"
@@ -20,6 +20,7 @@ uniform vec3 u_beta;            // observer velocity / c, ICRS
 uniform vec3 u_sun_e;           // unit vector Sun -> observer, ICRS
 uniform float u_deflection;     // 2GM/(c^2 E) of the Sun at the observer's distance E; 0: none
 uniform float u_years;          // Julian years since the catalogue epoch
+uniform vec4 u_zoom;            // the sky's zoom: (centre, log2 zoom); stars stay points
 uniform vec4 u_rect;            // (u0, v0, u1, v1) of the domemaster drawn
 uniform vec2 u_size_px;         // render target size
 uniform float u_margin_px;      // the viewport overhangs the target by this on every side
@@ -46,7 +47,7 @@ void main() {
     u = normalize(u + u_beta - dot(u, u_beta) * u);
     vec3 d = u_refract ? u_dome_from_enu * refract_enu(u_enu_from_icrs * u, u_refraction_scale)
                        : u_dome_from_icrs * u;
-    vec2 uv = fisheye_uv(d);
+    vec2 uv = fisheye_uv(zoom_dir(d, u_zoom));
 
     // Photometry (twin: render.sky.star_psf).
     float flux = pow(10.0, -0.4 * (in_mag - u_limiting_mag));
