@@ -92,6 +92,18 @@ def _numbers(text: str, what: str, count: int) -> tuple[float, ...]:
     return values
 
 
+def _zoom(text: str) -> float:
+    from domectl.projection import MAX_ZOOM, MIN_ZOOM
+
+    try:
+        zoom = float(text)
+    except ValueError:
+        zoom = math.nan
+    if not MIN_ZOOM <= zoom <= MAX_ZOOM:
+        raise argparse.ArgumentTypeError(f"--zoom {text!r}: a magnification from {MIN_ZOOM:g} to {MAX_ZOOM:g}")
+    return zoom
+
+
 def _view(text: str) -> tuple[float, float]:
     az, alt = _numbers(text, "--view", 2)
     if not -90.0 <= alt <= 90.0:
@@ -132,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--live", action="store_true",
                    help="pace frames at the hall's fps with its swap deadline instead of lockstep")
     p.add_argument("--igs", default=None, help="only these IG ids, e.g. 1,3,5 (default: all)")
+    _show_args(p)
 
     p = sub.add_parser("master", help="run the master on this control computer",
                        description="Run the master: bind the hall's frame and control ports, wait for the "
@@ -146,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--join-timeout", type=float, default=30.0, help="seconds to wait for IGs to join")
     p.add_argument("--standby", action="store_true",
                    help="run as the standby master: mirror the primary, take over within 1 s if it dies")
+    _show_args(p)
     _keys_arg(p)
 
     p = sub.add_parser("node", help="run one image generator (IG)",
@@ -174,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "known: " + ", ".join(_layer_names()))
     p.add_argument("--view", type=_view, default=None, metavar="AZ,ALT",
                    help="sky azimuth at the dome's front and view altitude, degrees (default: the hall's front, 0)")
+    p.add_argument("--zoom", type=_zoom, default=1.0,
+                   help="magnify the sky about the point 30 deg above the dome's front, 0.25..100 (default: 1)")
     p.add_argument("--lang", choices=["fr", "en", "nl", "de"], default=None,
                    help="label language (default: the hall's)")
     p.add_argument("--pointer", default="", help="highlight an object: a planet (mars), HIP 27989, or Ori")
@@ -241,6 +257,31 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _show_args(p) -> None:
+    p.add_argument("--show", type=Path, default=None, metavar="FILE",
+                   help="play this show from the first frame (it drives time, place, view, layers, texts)")
+    p.add_argument("--show-from", default=None, metavar="T",
+                   help="with --show: start at this show time (seconds, MM:SS, HH:MM:SS.s) or label")
+
+
+def start_show(master, args) -> None:
+    """``--show FILE [--show-from T]``: load the show into ``master`` and play it from the next frame."""
+    if args.show_from is not None and args.show is None:
+        raise argparse.ArgumentTypeError("--show-from needs --show FILE")
+    if args.show is None:
+        return
+    run = master.load_show(args.show)
+    if args.show_from is not None:
+        try:
+            target = float(args.show_from)
+        except ValueError:
+            target = args.show_from
+        run.seek(target, master.next_time_s())
+    run.play(master.next_time_s())
+    print(f"show: {run.title} ({run.path}) playing from {run.playhead.show_time(master.next_time_s()):.1f} s",
+          flush=True)
+
+
 def cmd_run(args) -> int:
     from domectl.config import load_hall
     from domectl.embedded import run_embedded
@@ -257,7 +298,7 @@ def cmd_run(args) -> int:
     report = run_embedded(hall, frames=args.frames, scale=args.scale, out_dir=args.out,
                           start_utc=args.time or parse_utc(None), rate=args.rate, lockstep=not args.live,
                           refraction=args.refraction,
-                          headless=args.headless, igs=igs)
+                          headless=args.headless, igs=igs, before_run=lambda master: start_show(master, args))
     return 0 if report["ok"] else 1
 
 
@@ -277,6 +318,8 @@ def cmd_master(args) -> int:
     def stop_on_term(signum, frame):      # systemd's stop: the same orderly end as Ctrl-C
         raise KeyboardInterrupt
 
+    if args.standby and args.show is not None:
+        raise argparse.ArgumentTypeError("--show is for the primary: a standby continues the primary's show")
     signal.signal(signal.SIGTERM, stop_on_term)
     hall = load_hall(args.config)
     keys_dir = args.keys or default_keys_dir(hall.root)
@@ -293,6 +336,7 @@ def cmd_master(args) -> int:
                     status_file=None if args.standby else status_path(hall.name),
                     audio=audio, timecode=timecode, role=role, votes=open_votes(hall, role))
     services = None
+    start_show(master, args)
     if timecode is not None:
         print(f"master: chasing OSC timecode {TIMECODE_ADDRESS} on udp port {timecode.port}", flush=True)
     print(f"master: frames on {link.frame_endpoint}, control on {link.control_endpoint}", flush=True)
@@ -442,7 +486,7 @@ def cmd_render(args) -> int:
     if args.caption:
         overlays = (Overlay("text", args.caption, dome_az_deg=0.0, dome_elev_deg=25.0, size_deg=3.0),)
     request = StillRequest(utc=args.time or parse_utc(None), size_px=args.size, layers=parse_layers(args.layers),
-                           view_az_deg=view_az, view_alt_deg=view_alt, language=args.lang,
+                           view_az_deg=view_az, view_alt_deg=view_alt, zoom=args.zoom, language=args.lang,
                            pointer=args.pointer, overlays=overlays, rect_uv=args.rect,
                            refraction=args.refraction)
     state = still_frame(hall, request, Ephemeris())

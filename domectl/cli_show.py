@@ -1,6 +1,10 @@
-"""``domectl show``: check show files (and, later, render them offline).
+"""``domectl show``: check show files, render them offline, and play them in a running master.
 
     domectl show validate FILE...
+    domectl show render FILE --config C --out DIR --size PX --fps F [--from T] [--to T] [--eye E]
+    domectl show load FILE [--play]          (the running master plays it on the dome)
+    domectl show play|pause|resume|skip|stop|status [--json]
+    domectl show seek TIME|LABEL
 
 ``validate`` parses and checks each file completely (shows/format.py): for a
 valid file it prints one summary line (duration, cues, polls, holds,
@@ -33,7 +37,41 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "and renders frame-exactly offline (format: shows/README.md).")
     actions = p.add_subparsers(dest="show_command", metavar="ACTION", required=True)
     _add_validate(actions)
+    from domectl.showrender import add_render_parser
+
+    add_render_parser(actions)
+    _add_live(actions)
     return p
+
+
+#: The live actions: each is one POST to the master's control API (GET for status).
+LIVE_ACTIONS = {
+    "load": "load FILE into the running master, paused at its start (--play: and play)",
+    "play": "play (at a hold point: continue past it)",
+    "pause": "pause; the dome holds the picture",
+    "resume": "continue from a hold point or a pause",
+    "skip": "jump to the next cue",
+    "seek": "jump to a show time (seconds, MM:SS, HH:MM:SS.s) or a label",
+    "stop": "unload the show; the operator's sky carries on from its last frame",
+    "status": "where the show is: state, time, hold note, next cue, poll results",
+}
+
+
+def _add_live(actions) -> None:
+    for name, help_text in LIVE_ACTIONS.items():
+        a = actions.add_parser(name, help=help_text, description=f"Running master: {help_text}.")
+        if name == "load":
+            a.add_argument("file", type=Path, metavar="FILE", help="the .show file (checked before it replaces "
+                                                                   "the show playing)")
+            a.add_argument("--play", action="store_true", help="start playing at once")
+        if name == "seek":
+            a.add_argument("target", metavar="TIME|LABEL", help="90, 12:30, 00:12:30.5, or a label")
+        a.add_argument("--config", type=Path, default=None, metavar="DIR",
+                       help="hall config directory (default: the embedded reference hall)")
+        a.add_argument("--keys", type=Path, default=None, metavar="DIR",
+                       help="key directory with control.token (default: <config dir>/keys)")
+        a.add_argument("--token", default=None, help="the control token (default: found on this machine)")
+        a.add_argument("--json", action="store_true", help="print the show's status as JSON")
 
 
 def _add_validate(actions) -> None:
@@ -49,7 +87,70 @@ def _add_validate(actions) -> None:
 
 def cmd_show(args) -> int:
     """Run ``domectl show ACTION``; the exit status."""
-    return {"validate": cmd_show_validate}[args.show_command](args)
+    if args.show_command == "validate":
+        return cmd_show_validate(args)
+    if args.show_command == "render":
+        from domectl.showrender import cmd_show_render
+
+        return cmd_show_render(args)
+    return cmd_show_live(args)
+
+
+def _seek_target(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def cmd_show_live(args) -> int:
+    """One live action on the running master, over its control API."""
+    import json
+
+    from domectl.config import load_hall
+    from domectl.control import ControlClient, ControlError, read_token
+    from domectl.keys import default_keys_dir
+    from domectl.status import run_dir
+
+    hall = load_hall(args.config)
+    token = args.token or read_token(args.keys or default_keys_dir(hall.root), run_dir(hall.name))
+    client = ControlClient(hall.master.host, hall.master.http_port, token)
+    action = args.show_command
+    if action == "status":
+        status = client.get("/api/show")
+    else:
+        if token is None:
+            raise ControlError(f"no control token: give --token, or run this on the master's computer "
+                               f"(it writes {run_dir(hall.name) / 'control.token'})")
+        body: dict = {}
+        if action == "load":
+            body = {"path": str(args.file.resolve()), "play": args.play}
+        elif action == "seek":
+            body = {"to": _seek_target(args.target)}
+        status = client.post(f"/api/show/{action}", body)
+    print(json.dumps(status, indent=1, ensure_ascii=False) if args.json else format_show(status))
+    return 0
+
+
+def format_show(status: dict | None) -> str:
+    """The show for a person: title, state, time of duration, the hold's note, the next cue."""
+    if status is None:
+        return "no show loaded"
+    if "stopped" in status:
+        return "show stopped; the operator has the dome"
+    lines = [f"{status['title']} ({status['path']})",
+             f"  {status['state']} at {_duration(status['show_time_s'])} of {_duration(status['duration_s'])}"
+             + (f", section {status['label']}" if status.get("label") else "")]
+    if status.get("hold"):
+        lines.append(f"  hold (line {status['hold']['line']}): {status['hold']['note']}")
+    if status.get("next_cue_s") is not None:
+        lines.append(f"  next cue at {_duration(status['next_cue_s'])}")
+    if status.get("poll"):
+        lines.append(f"  poll {status['poll']} is open")
+    if status.get("poll_results"):
+        lines.append("  poll results: " + ", ".join(
+            f"{k} -> {'nobody voted' if v is None else v}" for k, v in status["poll_results"].items()))
+    return "\n".join(lines)
 
 
 def _duration(seconds: float) -> str:

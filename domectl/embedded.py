@@ -106,7 +106,9 @@ def reconstruct_dome(hall: Hall, scale: float, out_dir: Path, size_px: int) -> n
 
 def run_embedded(hall: Hall, *, frames: int, scale: float, out_dir: Path, start_utc: datetime,
                  rate: float = 1.0, lockstep: bool = True, headless: bool = True, refraction: bool = False,
-                 igs: tuple[int, ...] | None = None) -> dict:
+                 igs: tuple[int, ...] | None = None, before_run=None) -> dict:
+    """Run ``frames`` frames of the hall with every IG a process here; ``before_run(master)``
+    is called once the master exists, before any node starts (``--show`` loads a show there)."""
     from domectl.ephemeris import CachedEphemeris, Ephemeris
     from render.image import save_png
 
@@ -124,6 +126,8 @@ def run_embedded(hall: Hall, *, frames: int, scale: float, out_dir: Path, start_
     master = Master(hall, link, CachedEphemeris(Ephemeris()), scene, igs=igs,
                     liveness_s=LOCKSTEP_LIVENESS_S if lockstep else None, status_file=status_path(hall.name),
                     audio=AudioCues(hall.osc.audio_host, hall.osc.audio_port))
+    if before_run is not None:
+        before_run(master)
     _say(f"{hall.name}: {len(igs)} IGs at scale {scale:g}, {frames} frames from "
          f"{start_utc.isoformat(timespec='seconds')}, master on {link.frame_endpoint}")
     procs = spawn_nodes(hall, igs, link, scale, out_dir, headless, keys)

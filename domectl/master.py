@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -43,6 +43,10 @@ from domectl.protocol import (
     HEARTBEAT_INTERVAL_S, MASTER_ID, MIRROR_INTERVAL_S, Barrier, Bye, Frame, Heartbeat, Hello, Mirror,
     Ready, Snapshot, Swap, SwapDecision, decode,
 )
+
+if TYPE_CHECKING:
+    from domectl.showrun import ShowRun
+    from shows.player import ShowScene
 
 log = logging.getLogger("domectl.master")
 
@@ -73,6 +77,7 @@ class Scene:
     site: tuple[float, float, float] | None = None   # (lat_deg, lon_deg, elev_m); None: the hall's
     view_az_deg: float = 180.0
     view_alt_deg: float = 0.0
+    zoom: float = 1.0                    # magnification of the sky about the zoom centre (projection.py)
     layers: LayerMix = field(default_factory=LayerMix)
     language: str = "en"
     pointer: str = ""                    # the selected object ("mars", "HIP 32349", "Ori")
@@ -161,24 +166,63 @@ class Master:
         self._tally_cache: tuple = (None, ())
         if votes is not None:
             self.mirrored["votes"] = votes
+        #: The show playing (domectl.showrun.ShowRun), or None: the operator's scene drives.
+        self.show: ShowRun | None = None
 
     # ------------------------------------------------------------ the sky
 
     def frame_state(self, frame: int, deadline_ns: int = 0) -> FrameState:
-        """The complete state of frame ``frame``: a pure function of the scene, the operator's
-        commands so far and the frame number."""
+        """The complete state of frame ``frame``: a function of the scene, the operator's commands
+        so far and the frame number; while a show is loaded, of the show's scene at this frame
+        (ticking its playhead: its audio cues are sent and its polls opened and closed here)."""
         if self.timecode is not None:
             self.timecode.poll()
             chased = self.timecode.show_time_s()
             if chased is not None:
                 self._show_offset_s = chased - frame / self.fps
         show_time_s = frame / self.fps + self._show_offset_s
+        show = self.show
+        if show is not None:
+            shown = show.tick(show_time_s)
+            if self.audio is not None:
+                for cue in shown.tick.cues:
+                    self.audio.cue(cue.address, cue.args)
+            return self.show_frame_state(shown.scene, frame, deadline_ns)
         sc = self.scene
         utc = self.clock.utc(show_time_s * self.fps)
         if self.clock.rate != 0.0 and self.clock.at_edge(show_time_s * self.fps) and not self._edge_logged:
             log.warning("sim time reached the end of the ephemeris at %s: holding there", utc.isoformat())
             self._edge_logged = True
-        latitude_deg, longitude_deg, elevation_m = self.site
+        return self._state(frame, deadline_ns, show_time_s, utc, self.site, view=(sc.view_az_deg, sc.view_alt_deg),
+                           zoom=sc.zoom, layers=sc.layers.state(show_time_s), pointer=sc.pointer,
+                           overlays=sc.overlays + self._tally(), blackout=sc.blackout)
+
+    def show_frame_state(self, scene: ShowScene, frame: int = 0, deadline_ns: int = 0) -> FrameState:
+        """The FrameState of a show's scene: what the live master sends while the show plays and
+        what ``domectl show render`` draws offline for the same show time (one function, so the
+        two are the same frame).
+
+        The show sets time, place, view, zoom, layers, pointer and its texts, images and clips
+        (in the operator's language); its blackout level dims all of them (black at 1). The
+        operator's blackout, overlays and the poll's tally come on top; the star look,
+        refraction and weather stay the operator's.
+        """
+        sc = self.scene
+        keep = 1.0 - scene.blackout
+        shown = scene.overlays(sc.language)
+        if keep < 1.0:
+            shown = tuple(dataclasses.replace(o, opacity=o.opacity * keep) for o in shown)
+        return self._state(frame, deadline_ns, scene.show_time_s, scene.utc, scene.site,
+                           view=(scene.view_az_deg, scene.view_alt_deg), zoom=scene.zoom,
+                           layers=scene.frame_layers(), pointer=scene.pointer,
+                           overlays=shown + sc.overlays + self._tally(),
+                           blackout=sc.blackout or scene.blackout >= 1.0)
+
+    def _state(self, frame: int, deadline_ns: int, show_time_s: float, utc: datetime, site, *, view, zoom: float,
+               layers, pointer: str, overlays: tuple[Overlay, ...], blackout: bool) -> FrameState:
+        """The sky at ``utc`` from ``site``, with everything else as given, as one FrameState."""
+        sc = self.scene
+        latitude_deg, longitude_deg, elevation_m = site
         sky = self.ephemeris.sample(utc, latitude_deg, longitude_deg, elevation_m)
         bodies = tuple(
             BodyView(name=b.name, enu=tuple(float(x) for x in b.enu), distance_au=b.distance_au,
@@ -190,15 +234,15 @@ class Master:
         return FrameState(
             frame=frame, deadline_ns=deadline_ns, show_time_s=show_time_s, tt_jd=sky.tt_jd,
             latitude_deg=latitude_deg, longitude_deg=longitude_deg,
-            elevation_m=elevation_m, view_az_deg=sc.view_az_deg, view_alt_deg=sc.view_alt_deg,
+            elevation_m=elevation_m, view_az_deg=view[0], view_alt_deg=view[1], zoom=zoom,
             enu_from_icrs=tuple(float(x) for x in np.asarray(sky.enu_from_icrs).ravel()),
             beta_icrs=tuple(float(x) for x in sky.beta_icrs),
             years_since_epoch=float(sky.years_since_epoch), sun_alt_deg=float(sky.sun_alt_deg),
             temperature_C=sc.temperature_C,
             pressure_mbar=sc.pressure_mbar if sc.pressure_mbar is not None
             else standard_pressure_mbar(elevation_m),
-            blackout=sc.blackout, refraction=sc.refraction, layers=sc.layers.state(show_time_s),
-            bodies=bodies, language=sc.language, pointer=sc.pointer, overlays=sc.overlays + self._tally(),
+            blackout=blackout, refraction=sc.refraction, layers=layers,
+            bodies=bodies, language=sc.language, pointer=pointer, overlays=overlays,
             star_brightness=sc.star_brightness, star_contrast=sc.star_contrast,
             limiting_mag_delta=sc.limiting_mag_delta,
         )
@@ -247,6 +291,57 @@ class Master:
             raise ValueError(f"travel to ({latitude_deg}, {longitude_deg}): latitude must be in "
                              "[-90, 90] and longitude in [-180, 180] degrees")
         self.site = (float(latitude_deg), float(longitude_deg), float(elevation_m))
+
+    # ------------------------------------------------------------ shows
+
+    def next_time_s(self) -> float:
+        """The master's time (show clock) at the next frame, where a command takes effect."""
+        return self._next_frame() / self.fps + self._show_offset_s
+
+    def hall_site(self) -> tuple[float, float, float]:
+        s = self.hall.site
+        return (s.latitude_deg, s.longitude_deg, s.elevation_m)
+
+    def load_show(self, path: Path | str) -> ShowRun:
+        """Load ``path`` (checked completely first: ShowError lists every issue, and the show
+        playing, if any, carries on) paused at its start; it drives the dome from the next frame.
+        A show that says ``start now`` starts at the sim time the dome shows now."""
+        from domectl.showrun import ShowRun
+
+        run = ShowRun.load(path, start_utc=self.clock.utc(self._next_position()), hall_site=self.hall_site(),
+                           votes=self.votes)
+        old, self.show = self.show, run
+        if old is not None:
+            old.close()
+        log.info("show %s loaded (%s), paused at 0:00", run.path, run.title)
+        return run
+
+    def unload_show(self) -> bool:
+        """Stop the show; the operator's scene carries on from the show's last frame (time, rate,
+        place, view, pointer and layers as they were, blackout included). False if none was loaded."""
+        run, self.show = self.show, None
+        if run is None:
+            return False
+        run.close()
+        last = run.last
+        if last is not None:
+            shown, position = last.scene, self._next_position()
+            self.clock = self.clock.jump(position, shown.utc).set_rate(position, shown.rate)
+            self._edge_logged = False
+            self.site = shown.site
+            layers = LayerMix(on=())
+            for name, opacity in shown.frame_layers():
+                layers.fade(name, opacity, 0.0, now_s=self.next_time_s())
+            self.scene = dataclasses.replace(self.scene, view_az_deg=shown.view_az_deg,
+                                             view_alt_deg=shown.view_alt_deg, zoom=shown.zoom,
+                                             pointer=shown.pointer,
+                                             layers=layers)
+        log.info("show %s stopped; the operator has the dome", run.path)
+        return True
+
+    def show_status(self) -> dict | None:
+        show = self.show
+        return None if show is None else show.status(self.next_time_s())
 
     # ------------------------------------------------------------ messages
 
@@ -381,7 +476,8 @@ class Master:
             "show_offset_s": self._show_offset_s,
             "site": list(self.site),
             "scene": {
-                "view_az_deg": sc.view_az_deg, "view_alt_deg": sc.view_alt_deg, "language": sc.language,
+                "view_az_deg": sc.view_az_deg, "view_alt_deg": sc.view_alt_deg, "zoom": sc.zoom,
+                "language": sc.language,
                 "blackout": sc.blackout, "refraction": sc.refraction, "temperature_C": sc.temperature_C,
                 "pressure_mbar": sc.pressure_mbar, "pointer": sc.pointer,
                 "overlays": [dataclasses.asdict(o) for o in sc.overlays],
@@ -391,6 +487,7 @@ class Master:
                 "show_tally": self.show_tally,
             },
             "parts": {name: part.mirror() for name, part in self.mirrored.items()},
+            "show": self.show.mirror() if self.show is not None else None,
         }
 
     def restore(self, mirror: dict) -> None:
@@ -407,6 +504,7 @@ class Master:
                              anchor_utc=datetime.fromisoformat(c["anchor_utc"]), rate=float(c["rate"]))
             scene = dataclasses.replace(
                 self.scene, view_az_deg=float(sc["view_az_deg"]), view_alt_deg=float(sc["view_alt_deg"]),
+                zoom=float(sc.get("zoom", 1.0)),
                 language=str(sc["language"]), blackout=bool(sc["blackout"]), refraction=bool(sc["refraction"]),
                 temperature_C=float(sc["temperature_C"]),
                 pressure_mbar=None if sc["pressure_mbar"] is None else float(sc["pressure_mbar"]),
@@ -429,6 +527,31 @@ class Master:
         self.show_tally = show_tally
         self.barrier.frame = frame
         self._edge_logged = False
+        self._restore_show(mirror.get("show"))
+
+    def _restore_show(self, mirror: dict | None) -> None:
+        """Load the primary's show and continue its playhead; a show that cannot be loaded here
+        (missing, changed, invalid) is logged and left out: the dome carries on with the sky."""
+        from domectl.showrun import MIRROR_FORMAT as SHOW_MIRROR_FORMAT, ShowRun, file_sha256
+
+        if self.show is not None:
+            self.show.close()
+            self.show = None
+        if not mirror:
+            return
+        try:
+            if mirror.get("v") != SHOW_MIRROR_FORMAT:
+                raise ValueError(f"show mirror format {mirror.get('v')!r}, this build reads {SHOW_MIRROR_FORMAT}")
+            path = Path(mirror["path"])
+            if file_sha256(path) != mirror["sha256"]:
+                raise ValueError(f"{path} differs from the primary's (sha256)")
+            run = ShowRun.load(path, start_utc=datetime.fromisoformat(mirror["start_utc"]),
+                               hall_site=self.hall_site(), votes=self.votes)
+            run.restore(mirror)
+        except (OSError, KeyError, TypeError, ValueError, DomectlError) as e:
+            log.error("the primary's show cannot be continued here: %s", e)
+            return
+        self.show = run
 
     def publish_mirror(self, force: bool = False) -> None:
         """Publish the mirror at most every MIRROR_INTERVAL_S."""
@@ -456,6 +579,7 @@ class Master:
             "rejected": dict(self.barrier.rejected),
             "rejected_peers": dict(getattr(self.link, "rejected_peers", {}) or {}),
             "poll": self.poll_status() if self.votes is not None else None,
+            "show": self.show_status(),
             "nodes": [{"ig": n.ig, "online": n.online, "in_barrier": n.in_barrier, "fps": round(n.fps, 2),
                        "render_ms": round(n.render_ms, 3), "missed": n.missed, "swaps": n.swaps,
                        "joins": n.joins} for n in self.barrier.nodes.values()],

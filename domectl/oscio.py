@@ -48,6 +48,19 @@ def frame_cue(frame: int, show_time_s: float) -> bytes:
     return builder.build().dgram
 
 
+def osc_message(address: str, args: tuple[int | float | str, ...] = ()) -> bytes:
+    """The OSC datagram of ``address`` with ``args`` (ints as int32, else int64; floats as float32)."""
+    builder = OscMessageBuilder(address)
+    for arg in args:
+        if isinstance(arg, bool) or not isinstance(arg, (int, float, str)):
+            raise TypeError(f"OSC argument {arg!r}: must be an int, a float or a string")
+        if isinstance(arg, int) and not -2**31 <= arg < 2**31:
+            builder.add_arg(arg, OscMessageBuilder.ARG_TYPE_INT64)
+        else:
+            builder.add_arg(arg)
+    return builder.build().dgram
+
+
 class AudioCues:
     """Frame cues to the audio server (fire and forget)."""
 
@@ -59,8 +72,15 @@ class AudioCues:
         self.failed = 0
 
     def frame(self, frame: int, show_time_s: float) -> None:
+        self._send(frame_cue(frame, show_time_s))
+
+    def cue(self, address: str, args: tuple[int | float | str, ...] = ()) -> None:
+        """A show's ``audio`` cue: ``address`` with its arguments (int, float or string)."""
+        self._send(osc_message(address, args))
+
+    def _send(self, datagram: bytes) -> None:
         try:
-            self.sock.sendto(frame_cue(frame, show_time_s), self.address)
+            self.sock.sendto(datagram, self.address)
             self.sent += 1
         except OSError as e:
             self.failed += 1

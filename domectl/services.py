@@ -76,13 +76,70 @@ def start_services(hall: Hall, master, keys_dir: Path | None) -> Services:
 
 
 def _gets(master) -> dict:
-    gets = {"/api/state": master.status}
+    gets = {"/api/state": master.status, "/api/show": master.show_status}
     if master.votes is not None:
         gets["/api/poll"] = master.poll_status
     return gets
 
 
 def _posts(master) -> dict:
+    return {**_show_posts(master), **_poll_posts(master)}
+
+
+def _fields(body: dict, action: str, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()) -> None:
+    unknown = set(body) - set(required) - set(optional)
+    if unknown:
+        expected = ", ".join(required + optional) or "none"
+        raise Refused(f"{action}: unknown field(s) {', '.join(sorted(unknown))}; expected {expected}")
+    missing = [f for f in required if f not in body]
+    if missing:
+        raise Refused(f"{action}: needs {', '.join(missing)}")
+
+
+def _show_posts(master) -> dict:
+    """POST /api/show/load {"path", "play"?}, play, pause, resume, skip, seek {"to"}, stop."""
+
+    def playing() -> object:
+        if master.show is None:
+            raise Refused("no show is loaded (POST /api/show/load {\"path\": ...})")
+        return master.show
+
+    def load(body: dict) -> dict:
+        _fields(body, "show load", ("path",), ("play",))
+        if not isinstance(body["path"], str) or not body["path"]:
+            raise Refused("show load: path must be the show file's path on the master's computer")
+        run = master.load_show(body["path"])
+        if body.get("play"):
+            run.play(master.next_time_s())
+        return master.show_status()
+
+    def command(name: str):
+        def handler(body: dict) -> dict:
+            _fields(body, f"show {name}")
+            getattr(playing(), name)(master.next_time_s())
+            return master.show_status()
+        return handler
+
+    def seek(body: dict) -> dict:
+        _fields(body, "show seek", ("to",))
+        to = body["to"]
+        if isinstance(to, bool) or not isinstance(to, (int, float, str)):
+            raise Refused("show seek: to must be seconds, a time as MM:SS or HH:MM:SS.s, or a label")
+        playing().seek(to, master.next_time_s())
+        return master.show_status()
+
+    def stop(body: dict) -> dict:
+        _fields(body, "show stop")
+        if not master.unload_show():
+            raise Refused("no show is loaded")
+        return {"stopped": True, "state": master.status()}
+
+    return {"/api/show/load": load, "/api/show/play": command("play"), "/api/show/pause": command("pause"),
+            "/api/show/resume": command("resume"), "/api/show/skip": command("skip"),
+            "/api/show/seek": seek, "/api/show/stop": stop}
+
+
+def _poll_posts(master) -> dict:
     desk = master.votes
     if desk is None:
         return {}

@@ -31,6 +31,7 @@ class StillRequest:
     layers: tuple[str, ...] = DEFAULT_LAYERS
     view_az_deg: float | None = None     # None: the hall's front azimuth
     view_alt_deg: float = 0.0
+    zoom: float = 1.0                    # magnification about the zoom centre (domectl/projection.py)
     language: str | None = None          # None: the hall's default language
     pointer: str = ""
     overlays: tuple[Overlay, ...] = ()
@@ -43,7 +44,7 @@ def still_frame(hall: Hall, request: StillRequest, ephemeris) -> FrameState:
     """The FrameState the master would send for this scene."""
     scene = Scene(start_utc=request.utc, rate=0.0, site=request.site,
                   view_az_deg=hall.dome.front_az_deg if request.view_az_deg is None else request.view_az_deg,
-                  view_alt_deg=request.view_alt_deg, layers=LayerMix(on=request.layers),
+                  view_alt_deg=request.view_alt_deg, zoom=request.zoom, layers=LayerMix(on=request.layers),
                   language=request.language or hall.default_language, refraction=request.refraction,
                   pointer=request.pointer, overlays=request.overlays)
     return Master(hall, None, ephemeris, scene, igs=()).frame_state(0)

@@ -176,9 +176,13 @@ class ShowScene:
         return full[-1] if full else None
 
     def overlays(self, language: str) -> tuple[Overlay, ...]:
-        """Images, placed clip frames, texts (in ``language``, else the show's first) and the open
-        poll, as the FrameState carries them, back to front. Invisible ones are left out."""
+        """The full-dome clip frame, images, placed clip frames, texts (in ``language``, else the
+        show's first) and the open poll, as the FrameState carries them, back to front. Invisible
+        ones are left out."""
         out: list[Overlay] = []
+        full = self.fulldome
+        if full is not None and full.opacity > 0.0:
+            out.append(Overlay("fulldome", full.frame_path, 0.0, 90.0, 180.0, full.opacity))
         for im in self.images:
             if im.opacity > 0.0:
                 out.append(Overlay("image", im.path, im.dome_az_deg, im.dome_elev_deg, im.size_deg, im.opacity))
@@ -619,6 +623,43 @@ class Playhead:
                 return
         raise ValueError(f"no poll {poll_id!r} in {self.player.show.name}; polls: "
                          f"{', '.join(p.id for p in self.player.show.polls) or 'none'}")
+
+    # ------------------------------------------------------------ standby mirror
+
+    def mirror(self) -> dict:
+        """The playhead as plain JSON (for the standby master): with the same show and
+        :meth:`restore`, a fresh playhead continues exactly where this one is."""
+        return {"playing": self._playing, "anchor_show_s": self._anchor_show_s,
+                "anchor_now_s": self._anchor_now_s, "armed_from_s": self._armed_from_s,
+                "armed_strict": self._armed_strict, "fire_from_s": self._fire_from_s,
+                "last_tick_s": self._last_tick_s,
+                "poll_results": {k: None if v is None else str(v) for k, v in self.poll_results.items()}}
+
+    def restore(self, mirror: Mapping) -> None:
+        """Continue from :meth:`mirror`'s output; ValueError (naming the field) when it does not fit
+        this show. Nothing changes unless all of it fits."""
+        try:
+            numbers = {k: float(mirror[k]) for k in ("anchor_show_s", "anchor_now_s", "armed_from_s",
+                                                      "last_tick_s")}
+            fire = mirror["fire_from_s"]
+            fire = None if fire is None else float(fire)
+            playing, strict = mirror["playing"], mirror["armed_strict"]
+            results = dict(mirror["poll_results"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"playhead mirror: {e!r}") from None
+        if not isinstance(playing, bool) or not isinstance(strict, bool):
+            raise ValueError("playhead mirror: playing and armed_strict must be true or false")
+        if not all(map(math.isfinite, [*numbers.values(), 0.0 if fire is None else fire])):
+            raise ValueError("playhead mirror: times must be finite")
+        polls = {p.id: p for p in self.player.show.polls}
+        for poll_id, choice in results.items():
+            if poll_id not in polls:
+                raise ValueError(f"playhead mirror: no poll {poll_id!r} in {self.player.show.name}")
+            polls[poll_id].target(choice)      # ValueError for an option the poll does not have
+        self.poll_results = {k: None if v is None else str(v) for k, v in results.items()}
+        self._playing, self._armed_strict, self._fire_from_s = playing, strict, fire
+        self._anchor_show_s, self._anchor_now_s = numbers["anchor_show_s"], numbers["anchor_now_s"]
+        self._armed_from_s, self._last_tick_s = numbers["armed_from_s"], numbers["last_tick_s"]
 
     def tick(self, now_s: float) -> Tick:
         """Advance to ``now_s``: the show time and the audio cues since the previous tick (each once)."""

@@ -42,6 +42,9 @@ def test_the_installed_command_exists():
     (["run", "--rate", "3e7"], "--rate '3e7': rate = 3e+07: must be within +-1e+07"),
     (["run", "--time", "1850-01-01T00:00:00Z"], "outside the ephemeris (JPL DE421)"),
     (["node", "--ig", "99", "--headless"], "no [[ig]] with id = 99"),
+    (["render", "--zoom", "0.1"], "--zoom '0.1': a magnification from 0.25 to 100"),
+    (["run", "--show-from", "moon"], "--show-from needs --show FILE"),
+    (["master", "--standby", "--show", "shows/live-sky-tour.show"], "a standby continues the primary's show"),
 ])
 def test_bad_arguments_are_explained(args, message):
     result = _domectl(*args)

@@ -119,3 +119,20 @@ def test_ctrl_c_stops_every_node(tmp_path):
     assert proc.returncode == 130
     time.sleep(0.5)
     assert not _node_processes(str(tmp_path)), "node processes left behind after Ctrl-C"
+
+
+def test_run_plays_a_show_on_the_cluster(tmp_path):
+    from domectl.status import status_path
+    from test_show_master import SHOW
+
+    show = tmp_path / "test.show"
+    show.write_text(SHOW)
+    result = _domectl("run", "--headless", "--frames", "3", "--scale", str(SCALE), "--igs", "1,2",
+                      "--out", str(tmp_path / "out"), "--show", str(show), "--show-from", "1.5", timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"show: Master test ({show}) playing from 1.5 s" in result.stdout
+    hall = load_hall()
+    status = json.loads(status_path(hall.name).read_text())
+    assert status["show"]["path"] == str(show) and status["show"]["state"] == "playing"
+    assert status["show"]["show_time_s"] == pytest.approx(1.5 + 3 / hall.timing.fps)
+    assert status["frame"] == 2 and status["missed_deadlines"] == 0          # frames 0, 1, 2

@@ -397,7 +397,8 @@ start 2026-11-20T21:00:00Z
     scene = player.scene_at(11.2)
     assert scene.fulldome.frame == 4 and scene.fulldome.fulldome
     kinds = [(o.kind, Path(o.content).name) for o in scene.overlays("en")]
-    assert kinds == [("image", "pic.png"), ("image", "f4.png")]          # images, placed clips; no fulldome
+    # The full-dome frame first (behind everything), then images, then placed clip frames.
+    assert kinds == [("fulldome", "f4.png"), ("image", "pic.png"), ("image", "f4.png")]
     assert player.scene_at(12.0).fulldome is None                          # 5 frames at 4 fps: 1.25 s
 
 
