@@ -49,6 +49,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     common(actions.add_parser("close", help="close the open poll (its result stays on the dome)"))
     s = common(actions.add_parser("status", help="the poll: question, options, tally, rejected presses"))
     s.add_argument("--png", type=Path, default=None, metavar="FILE", help="also write the tally as a PNG chart")
+    s.add_argument("--watch", action="store_true",
+                   help="keep the live tally on screen, redrawn as votes come in, until Ctrl-C")
     common(actions.add_parser("show", help="show the tally on the dome"))
     common(actions.add_parser("hide", help="take the tally off the dome"))
     return p
@@ -77,6 +79,8 @@ def cmd_poll(args) -> int:
     token = args.token or read_token(args.keys or default_keys_dir(hall.root), run_dir(hall.name))
     client = ControlClient(hall.master.host, hall.master.http_port, token)
     action = args.poll_action
+    if action == "status" and args.watch:
+        return watch(client, args.json)
     if action == "status":
         status = client.get("/api/poll")
     else:
@@ -100,6 +104,31 @@ def cmd_poll(args) -> int:
         tally_png(status, args.png, hall.default_language)
     print(json.dumps(status, indent=1, ensure_ascii=False) if args.json else format_poll(status))
     return 0
+
+
+#: How often ``poll status --watch`` asks the master (a vote shows within this).
+WATCH_EVERY_S = 0.25
+
+
+def watch(client, as_json: bool) -> int:
+    """The live tally until Ctrl-C: redrawn in place on a terminal, else printed when it changes."""
+    import sys
+    import time
+
+    tty = sys.stdout.isatty()
+    last = None
+    try:
+        while True:
+            status = client.get("/api/poll")
+            if not tty:
+                status.pop("remaining_s", None)      # a pipe gets the changes, not a ticking clock
+            text = json.dumps(status, ensure_ascii=False) if as_json else format_poll(status)
+            if text != last:
+                print(("\x1b[H\x1b[2J" if tty else "") + text, flush=True)
+                last = text
+            time.sleep(WATCH_EVERY_S)
+    except KeyboardInterrupt:
+        return 0
 
 
 def format_poll(status: dict) -> str:

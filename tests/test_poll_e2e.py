@@ -163,3 +163,25 @@ def test_poll_without_a_master_says_what_to_start(hall_on_free_ports):
     result = domectl("poll", "status", "--config", str(config), check=False)
     assert result.returncode != 0
     assert "start `domectl master`" in result.stderr
+
+
+@pytest.mark.skipif(OSCSEND is None, reason="liblo-tools' oscsend is not installed (sh dev.sh setup installs it)")
+def test_poll_status_watch_shows_the_tally_live(hall_on_free_ports):
+    config, hall = hall_on_free_ports
+    master = start_master(config)
+    watcher = None
+    try:
+        domectl("poll", "open", "--config", str(config), "--question", "Encore ?", "--options", "Oui,Non")
+        watcher = subprocess.Popen([sys.executable, "-m", "domectl", "poll", "status", "--watch", "--json",
+                                    "--config", str(config)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        first = json.loads(watcher.stdout.readline())
+        assert first["open"] and first["tally"] == {"Oui": 0, "Non": 0}
+        vote(hall.osc.vote_port, 4, 2)
+        second = json.loads(watcher.stdout.readline())           # printed when the tally changed
+        assert second["tally"] == {"Oui": 0, "Non": 1}
+        watcher.send_signal(signal.SIGINT)
+        assert watcher.wait(10) == 0
+    finally:
+        if watcher is not None and watcher.poll() is None:
+            watcher.kill()
+        stop(master)
