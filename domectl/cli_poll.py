@@ -70,25 +70,15 @@ def _question(values: list[str]):
 
 
 def cmd_poll(args) -> int:
-    from domectl.config import load_hall
-    from domectl.control import ControlClient, read_token
-    from domectl.keys import default_keys_dir
-    from domectl.status import run_dir
+    from domectl.control import client_for
 
-    hall = load_hall(args.config)
-    token = args.token or read_token(args.keys or default_keys_dir(hall.root), run_dir(hall.name))
-    client = ControlClient(hall.master.host, hall.master.http_port, token)
     action = args.poll_action
+    hall, client = client_for(args, control=action != "status")
     if action == "status" and args.watch:
         return watch(client, args.json)
     if action == "status":
         status = client.get("/api/poll")
     else:
-        if token is None:
-            from domectl.control import ControlError
-
-            raise ControlError(f"no control token: give --token, or run this on the master's computer "
-                               f"(it writes {run_dir(hall.name) / 'control.token'})")
         body = {}
         if action == "open":
             options = [o.strip() for o in args.options.split(",")]

@@ -107,21 +107,13 @@ def cmd_show_live(args) -> int:
     """One live action on the running master, over its control API."""
     import json
 
-    from domectl.config import load_hall
-    from domectl.control import ControlClient, ControlError, read_token
-    from domectl.keys import default_keys_dir
-    from domectl.status import run_dir
+    from domectl.control import client_for
 
-    hall = load_hall(args.config)
-    token = args.token or read_token(args.keys or default_keys_dir(hall.root), run_dir(hall.name))
-    client = ControlClient(hall.master.host, hall.master.http_port, token)
     action = args.show_command
+    _, client = client_for(args, control=action != "status")
     if action == "status":
         status = client.get("/api/show")
     else:
-        if token is None:
-            raise ControlError(f"no control token: give --token, or run this on the master's computer "
-                               f"(it writes {run_dir(hall.name) / 'control.token'})")
         body: dict = {}
         if action == "load":
             body = {"path": str(args.file.resolve()), "play": args.play}

@@ -80,6 +80,22 @@ def read_token(keys_dir: Path | None, run_dir: Path) -> str | None:
     return None
 
 
+def client_for(args, *, control: bool):
+    """(hall, ControlClient) of the running master for a command's ``--config``, ``--keys`` and
+    ``--token``; ``control``: the command changes something, so a token is needed (ControlError
+    saying where it is found when there is none)."""
+    from domectl.config import load_hall
+    from domectl.keys import default_keys_dir
+    from domectl.status import run_dir
+
+    hall = load_hall(args.config)
+    token = args.token or read_token(args.keys or default_keys_dir(hall.root), run_dir(hall.name))
+    if control and token is None:
+        raise ControlError(f"no control token: give --token, or run this on the master's computer "
+                           f"(it writes {run_dir(hall.name) / TOKEN_FILE})")
+    return hall, ControlClient(hall.master.host, hall.master.http_port, token)
+
+
 class ControlServer:
     """Serves ``gets`` (path -> () -> dict) openly and ``posts`` (path -> handler) with the token."""
 
