@@ -1,15 +1,21 @@
 """The master's HTTP control API: what `domectl poll` (and the operator's console) talk to.
 
-A small JSON-over-HTTP server in a thread of the master (stdlib
-``ThreadingHTTPServer``; nothing here touches the frame loop's objects
-except through thread-safe handlers). Reading is open, controlling needs
-the hall's control token:
+A small JSON-over-HTTP server in threads of the master (stdlib
+``ThreadingHTTPServer``). The handlers (domectl/services.py) run in those
+threads while the frame loop runs: each must be safe against it (the vote
+desk and the show run take their own locks; a show being stopped is flagged
+closed so a frame drawn with it meanwhile leaves the desk alone). Reading is
+open, controlling needs the hall's control token:
 
-    GET  /api/state          the master's last status (frame, nodes, poll, ...)
+    GET  /api/state          the master's last status (frame, nodes, poll, show, ...)
     GET  /api/poll           the poll: open, question, options, tally, rejected by reason
+    GET  /api/show           the show: state, show time, hold, next cue, poll results (null: none)
     POST /api/poll/open      {"question": "..." | {"fr": "...", ...}, "options": ["A", "B"],
                               "duration_s": 30}                       (token)
     POST /api/poll/close     {}                                       (token)
+    POST /api/show/load      {"path": "...", "play": false}           (token)
+    POST /api/show/play|pause|resume|skip|stop  {}                    (token)
+    POST /api/show/seek      {"to": 90 | "05:35" | "label"}           (token)
 
 Control requests carry ``Authorization: Bearer <token>``. The token is the
 file ``control.token`` in the hall's key directory when there is one (a

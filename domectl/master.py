@@ -318,24 +318,25 @@ class Master:
 
     def unload_show(self) -> bool:
         """Stop the show; the operator's scene carries on from the show's last frame (time, rate,
-        place, view, pointer and layers as they were, blackout included). False if none was loaded."""
-        run, self.show = self.show, None
+        place, view, pointer and layers as they were, blackout included; the zoom back at 1, which
+        the operator has no control for yet). False if none was loaded."""
+        run = self.show
         if run is None:
             return False
-        run.close()
         last = run.last
-        if last is not None:
+        if last is not None:            # the operator's scene first, so no frame shows the old one
             shown, position = last.scene, self._next_position()
-            self.clock = self.clock.jump(position, shown.utc).set_rate(position, shown.rate)
-            self._edge_logged = False
-            self.site = shown.site
             layers = LayerMix(on=())
             for name, opacity in shown.frame_layers():
                 layers.fade(name, opacity, 0.0, now_s=self.next_time_s())
+            self.clock = self.clock.jump(position, shown.utc).set_rate(position, shown.rate)
+            self._edge_logged = False
+            self.site = shown.site
             self.scene = dataclasses.replace(self.scene, view_az_deg=shown.view_az_deg,
-                                             view_alt_deg=shown.view_alt_deg, zoom=shown.zoom,
-                                             pointer=shown.pointer,
-                                             layers=layers)
+                                             view_alt_deg=shown.view_alt_deg, zoom=1.0,
+                                             pointer=shown.pointer, layers=layers)
+        self.show = None
+        run.close()
         log.info("show %s stopped; the operator has the dome", run.path)
         return True
 
@@ -550,6 +551,9 @@ class Master:
             run.restore(mirror)
         except (OSError, KeyError, TypeError, ValueError, DomectlError) as e:
             log.error("the primary's show cannot be continued here: %s", e)
+            poll_id = mirror.get("desk_poll") if isinstance(mirror, dict) else None
+            if self.votes is not None and isinstance(poll_id, str):
+                self.votes.close("show", poll_id=poll_id)       # nobody will close the show's poll
             return
         self.show = run
 

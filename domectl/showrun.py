@@ -17,7 +17,11 @@ show branches on); when show time reaches the poll's end the run closes it
 past the end is evaluated, so the branch the audience chose is the one
 drawn. Without a desk (``domectl run``), nobody can vote: the default
 branch. Seeking out of an open poll closes it without a result (seeking
-back into it opens a fresh one).
+back into it opens a fresh one); a seek to a label on a branch decides the
+poll itself, and a vote never overrules it. The show closes only its own
+poll (not one the operator opened after closing the show's early). A vote
+desk that refuses the poll (a text over its limits, a log it cannot write)
+is logged and the show goes on: nobody can vote, the default branch.
 """
 
 from __future__ import annotations
@@ -65,7 +69,8 @@ class ShowRun:
         self.votes = votes                       # domectl.votes.VoteDesk or None
         self.sha256 = sha256
         self._lock = threading.RLock()
-        self._desk_poll: str | None = None      # the show poll open on the desk
+        self._desk_poll: str | None = None      # the show poll running (open on the desk, if any)
+        self._closed = False                     # unloaded: never touch the desk again
         self.last: ShowFrame | None = None
 
     @classmethod
@@ -89,10 +94,12 @@ class ShowRun:
         """The scene at the master's time ``now_s`` (fires audio cues once; opens and closes polls)."""
         with self._lock:
             head = self.playhead
-            self._close_ended_poll(head.show_time(now_s))
+            if not self._closed:
+                self._close_ended_poll(head.show_time(now_s))
             tick = head.tick(now_s)
             scene = self.player.scene_at(tick.show_time_s, head.poll_results)
-            self._sync_poll(scene)
+            if not self._closed:
+                self._sync_poll(scene)
             self.last = ShowFrame(scene, tick)
             return self.last
 
@@ -104,17 +111,24 @@ class ShowRun:
         if show_s < cue.end_s:
             return
         winner = self._close_desk_poll()
+        if cue.id in self.playhead.poll_results:
+            return                                # a seek to a branch decided it: the vote does not
         self.playhead.set_poll_result(cue.id, winner)
         log.info("show poll %r closed: %s", cue.id,
                  f"option {winner!r} won" if winner is not None else "nobody voted, the default branch")
 
     def _close_desk_poll(self):
-        """Close the show's poll on the desk (if still open); the winner's key or None."""
+        """Close the show's poll on the desk if it is still the desk's open poll; its winner's key,
+        or None (nobody voted, no desk, or a desk error, logged: the show goes on)."""
         poll_id, self._desk_poll = self._desk_poll, None
-        if self.votes is None:
+        if self.votes is None or poll_id is None:
             return None
-        self.votes.close("show")
-        result = self.votes.results(poll_id)
+        try:
+            self.votes.close("show", poll_id=poll_id)
+            result = self.votes.results(poll_id)
+        except DomectlError as e:
+            log.error("show poll %r: the vote desk failed closing it (%s): nobody's vote counts", poll_id, e)
+            return None
         return None if result is None else result.winner
 
     def _sync_poll(self, scene: ShowScene) -> None:
@@ -129,14 +143,27 @@ class ShowRun:
         if self.votes is None:
             return
         cue = scene.poll.poll
-        if self.votes.status()["open"]:
-            log.warning("show poll %r: closing the operator's open poll first", cue.id)
-            self.votes.close("show")
-        # No duration on the desk: the show closes the poll at its end in *show* time, which
-        # stops while the show is paused or held.
-        self.votes.open(dict(cue.question),
-                        [{"key": o.key, "labels": dict(o.variants)} for o in cue.options],
-                        None, cue.id)
+        try:
+            if self.votes.status()["open"]:
+                log.warning("show poll %r: closing the operator's open poll first", cue.id)
+                self.votes.close("show")
+            # No duration on the desk: the show closes the poll at its end in *show* time, which
+            # stops while the show is paused or held.
+            self.votes.open(dict(cue.question),
+                            [{"key": o.key, "labels": dict(o.variants)} for o in cue.options],
+                            None, cue.id)
+        except DomectlError as e:
+            log.error("show poll %r (line %d): the vote desk refused it (%s): nobody can vote, the show "
+                      "takes its default branch", cue.id, cue.line, e)
+
+    def _leave_poll(self, show_s: float) -> None:
+        """After a seek: close the running poll without a result if show time left it or the seek
+        decided it."""
+        if self._desk_poll is None:
+            return
+        cue = self._poll_cue(self._desk_poll)
+        if not cue.time_s <= show_s < cue.end_s or cue.id in self.playhead.poll_results:
+            self._close_desk_poll()
 
     def _poll_cue(self, poll_id: str):
         return next(p for p in self.player.show.polls if p.id == poll_id)
@@ -159,19 +186,30 @@ class ShowRun:
         """Show time (seconds, "MM:SS", "HH:MM:SS.s") or a label; ShowControlError for an unknown one."""
         with self._lock:
             try:
-                return self.playhead.seek(target, now_s)
+                t = self.playhead.seek(target, now_s)
             except (KeyError, ValueError, ShowError) as e:
                 raise ShowControlError(f"seek {target!r}: {e}") from None
+            self._leave_poll(t)
+            return t
 
     def skip(self, now_s: float) -> float:
         with self._lock:
-            return self.playhead.skip(now_s)
+            t = self.playhead.skip(now_s)
+            self._leave_poll(t)
+            return t
+
+    def catch_up(self, now_s: float) -> None:
+        """Count the audio cues up to the master's time ``now_s`` as sent (a standby taking over
+        after the primary's last frame: the primary sent them)."""
+        with self._lock:
+            self.playhead.mark_sent(self.playhead.show_time(now_s))
 
     def close(self) -> None:
-        """The show is unloaded: its open poll closes (reason "show")."""
+        """The show is unloaded: its running poll closes (reason "show"), and the run never
+        touches the desk again (a frame being drawn with it meanwhile included)."""
         with self._lock:
-            if self._desk_poll is not None:
-                self._close_desk_poll()
+            self._closed = True
+            self._close_desk_poll()
 
     # ------------------------------------------------------------ reading
 
@@ -202,6 +240,10 @@ class ShowRun:
                     "desk_poll": self._desk_poll}
 
     def restore(self, mirror: dict) -> None:
+        """Continue from :meth:`mirror`; ValueError when it does not fit this show."""
+        desk_poll = mirror.get("desk_poll")
+        if desk_poll is not None and all(p.id != desk_poll for p in self.player.show.polls):
+            raise ValueError(f"show mirror: no poll {desk_poll!r} in {self.path}")
         with self._lock:
             self.playhead.restore(mirror["playhead"])
-            self._desk_poll = mirror.get("desk_poll")
+            self._desk_poll = desk_poll

@@ -71,6 +71,8 @@ def take_over(master, watch: Watch) -> None:
     """Restore the primary's scene into ``master``; its next frame follows the last one seen."""
     master.restore(watch.mirror)
     master.barrier.frame = max(master.barrier.frame, watch.last_frame)
+    if master.show is not None:     # the primary sent the show's audio cues up to its last frame
+        master.show.catch_up(master.next_time_s() - 1.0 / master.fps)
     master.role = "primary (took over)"
     log.warning("standby: the primary is silent; taking over after frame %d", master.barrier.frame)
 

@@ -717,8 +717,9 @@ class VoteDesk:
             self.version += 1
             return poll.id
 
-    def close(self, reason: str = "operator") -> bool:
-        """Close the open poll (reason "show" or "operator"); False when none is open.
+    def close(self, reason: str = "operator", poll_id: str | None = None) -> bool:
+        """Close the open poll (reason "show" or "operator"); False when none is open, or when
+        ``poll_id`` is given and the open poll is another (the show closes only its own).
 
         ("time" is not a reason to give: a poll closes by time by itself, at its end.)
         """
@@ -729,7 +730,7 @@ class VoteDesk:
             if self._expire_locked(now_s):
                 return False
             current = self._current()
-            if current is None:
+            if current is None or (poll_id is not None and current.id != poll_id):
                 return False
             self._close_locked(current, reason, now_s)
             return True

@@ -661,6 +661,11 @@ class Playhead:
         self._anchor_show_s, self._anchor_now_s = numbers["anchor_show_s"], numbers["anchor_now_s"]
         self._armed_from_s, self._last_tick_s = numbers["armed_from_s"], numbers["last_tick_s"]
 
+    def mark_sent(self, show_s: float) -> None:
+        """Count the audio cues up to ``show_s`` as fired: the next tick fires only later ones."""
+        self._last_tick_s = max(self._last_tick_s, show_s)
+        self._fire_from_s = None
+
     def tick(self, now_s: float) -> Tick:
         """Advance to ``now_s``: the show time and the audio cues since the previous tick (each once)."""
         t = self.show_time(now_s)

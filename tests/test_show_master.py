@@ -263,3 +263,103 @@ def test_both_committed_shows_play_in_the_master(tmp_path):
         state = decode_frame(encode_frame(_frames(master, 1)))
         assert state.show_time_s == 600.0
         assert master.show_status()["title"] == run.title
+
+
+# ----------------------------------------------------------------- the poll and the operator, errors
+
+
+def test_a_seek_to_a_branch_is_not_overruled_by_the_votes(tmp_path, show_file):
+    master, desk = _master(tmp_path)
+    run = master.load_show(show_file)
+    run.seek(5.5, master.next_time_s())
+    run.play(master.next_time_s())
+    _frames(master, 1)
+    for seat in (1, 2, 3):
+        desk.ingest(seat, 1, "127.0.0.1")                  # the room wants Mars
+    run.seek("venus", master.next_time_s())                # the presenter goes to Venus
+    assert not desk.status()["open"]                       # left the poll: closed, no result from it
+    state = _frames(master, 5)
+    assert run.playhead.poll_results == {"pick": "2"} and state.pointer == "venus"
+
+
+def test_a_seek_past_an_open_poll_takes_no_result_from_it(tmp_path, show_file):
+    master, desk = _master(tmp_path)
+    run = master.load_show(show_file)
+    run.seek(5.5, master.next_time_s())
+    _frames(master, 1)
+    desk.ingest(1, 2, "127.0.0.1")
+    run.seek(9.0, master.next_time_s())
+    state = _frames(master, 1)
+    assert not desk.status()["open"] and run.playhead.poll_results == {} and state.pointer == "mars"
+
+
+def test_the_show_closes_only_its_own_poll(tmp_path, show_file):
+    master, desk = _master(tmp_path)
+    run = master.load_show(show_file)
+    run.seek(5.5, master.next_time_s())
+    run.play(master.next_time_s())
+    _frames(master, 1)
+    desk.ingest(1, 2, "127.0.0.1")
+    desk.close("operator")                                 # the operator ends it early ...
+    desk.open("Encore ?", ["Oui", "Non"], poll_id="op1")   # ... and asks something else
+    state = _frames(master, 30)                            # past the show poll's end
+    assert desk.status()["open"] and desk.status()["poll"] == "op1"
+    assert run.playhead.poll_results == {"pick": "2"} and state.pointer == "venus"
+
+
+def test_a_poll_the_vote_desk_refuses_does_not_stop_the_show(tmp_path, caplog):
+    path = tmp_path / "long.show"
+    path.write_text(SHOW.replace('option 2 fr "Vénus" en "Venus"', 'option 2 fr "' + "V" * 60 + '" en "Venus"'))
+    master, desk = _master(tmp_path)
+    run = master.load_show(path)
+    run.seek(4.9, master.next_time_s())
+    run.play(master.next_time_s())
+    state = _frames(master, 40)                            # through the whole poll
+    assert "the vote desk refused it" in caplog.text and not desk.status()["open"]
+    assert run.playhead.poll_results == {"pick": None} and state.pointer == "mars"   # the default branch
+
+
+def test_a_stopped_show_leaves_the_vote_desk_alone(tmp_path, show_file):
+    master, desk = _master(tmp_path)
+    run = master.load_show(show_file)
+    run.seek(5.5, master.next_time_s())
+    _frames(master, 1)
+    assert desk.status()["open"]
+    master.unload_show()
+    run.tick(master.next_time_s())                         # a frame the loop was drawing meanwhile
+    assert not desk.status()["open"]
+    desk.open("Encore ?", ["Oui", "Non"])                  # the operator's poll opens
+
+
+def test_a_standby_that_cannot_continue_the_show_closes_its_poll(tmp_path, show_file):
+    primary, desk = _master(tmp_path)
+    run = primary.load_show(show_file)
+    run.seek(5.5, primary.next_time_s())
+    _frames(primary, 1)
+    mirror = decode(encode(Mirror(primary.mirror()))).state
+    show_file.unlink()
+    standby, standby_desk = _master(tmp_path, "standby")
+    standby.restore(mirror)
+    assert standby.show is None and not standby_desk.status()["open"]
+    assert standby_desk.status()["close_reason"] == "show"
+
+
+def test_a_takeover_does_not_send_the_primarys_audio_cues_again(tmp_path):
+    from domectl.standby import Watch, take_over
+
+    path = tmp_path / "cues.show"
+    path.write_text('title "Cues"\nlanguages en\nstart 2026-11-20T21:00:00Z\n'
+                    '00:01   audio /cue "one"\n00:02   audio /cue "two"\n00:03   audio /cue "three"\n00:04   end\n')
+    sent: list[tuple] = []
+    audio = type("Audio", (), {"frame": lambda self, *a: None, "cue": lambda self, a, args: sent.append(args)})()
+    primary, _ = _master(tmp_path, audio=audio)
+    primary.load_show(path).play(primary.next_time_s())
+    _frames(primary, 15)                                    # "one" sent
+    watch = Watch()
+    watch.mirror = decode(encode(Mirror(primary.mirror()))).state
+    _frames(primary, 10)                                    # "two" sent after the last mirror
+    watch.last_frame = primary.barrier.frame
+    standby, _ = _master(tmp_path, "standby", audio=audio)
+    take_over(standby, watch)
+    _frames(standby, 15)
+    assert sent == [("one",), ("two",), ("three",)]
