@@ -554,15 +554,13 @@ def clipped_subtitles(entries, from_s: float, to_s: float) -> list[tuple[float, 
 
 def write_subtitle_files(plan: RenderPlan) -> dict[str, dict[str, str]]:
     """SRT and WebVTT of the rendered stretch in every language of the show (written whole)."""
-    from domectl.atomic import atomic_write_bytes
-    from shows.player import format_srt, format_webvtt, subtitles
+    from shows.player import subtitles, write_subtitles
 
     names = plan.subtitle_names()
     for lang, files in names.items():
         entries = clipped_subtitles(subtitles(plan.show, plan.poll_results, lang), plan.from_s, plan.to_s)
-        # write_subtitles' formats, written atomically like every other output file.
-        atomic_write_bytes(plan.out_dir / files["srt"], format_srt(entries).encode("utf-8"), durable=False)
-        atomic_write_bytes(plan.out_dir / files["vtt"], format_webvtt(entries).encode("utf-8"), durable=False)
+        write_subtitles(plan.out_dir / files["srt"], entries)
+        write_subtitles(plan.out_dir / files["vtt"], entries)
     return names
 
 

@@ -58,11 +58,15 @@ def still_size(request: StillRequest) -> tuple[int, int]:
 
 
 def render_still(ctx, hall: Hall, state: FrameState, request: StillRequest, catalog) -> np.ndarray:
-    """Draw ``state`` into (H, W, 3) uint8, top row first, ready for PNG."""
+    """Draw ``state`` into (H, W, 3) uint8, top row first, ready for PNG; black when the frame is
+    blacked out (as the nodes show it)."""
     from domectl.pipeline import render_frame
     from render.compose import DomeRenderer
     from render.sky import look_for_density
 
+    if state.blackout:
+        w, h = still_size(request)
+        return np.zeros((h, w, 3), np.uint8)
     look = look_for_density(hall.render.limiting_mag, request.size_px / 180.0)
     renderer = DomeRenderer(ctx, catalog, look=look)
     try:

@@ -714,7 +714,10 @@ def format_webvtt(entries) -> str:
 
 
 def write_subtitles(path: Path | str, entries) -> Path:
-    """Write ``entries`` as SRT (``.srt``) or WebVTT (``.vtt``), by the file's suffix."""
+    """Write ``entries`` as SRT (``.srt``) or WebVTT (``.vtt``), by the file's suffix, whole or
+    not at all (a temporary file renamed over it)."""
+    from domectl.atomic import atomic_write_bytes
+
     path = Path(path)
     if path.suffix == ".srt":
         text = format_srt(entries)
@@ -722,5 +725,5 @@ def write_subtitles(path: Path | str, entries) -> Path:
         text = format_webvtt(entries)
     else:
         raise ValueError(f"{path}: subtitle files end in .srt or .vtt")
-    path.write_text(text, encoding="utf-8")
+    atomic_write_bytes(path, text.encode("utf-8"), durable=False)
     return path

@@ -162,3 +162,11 @@ def test_a_still_carries_the_zoom_to_the_frame(eph, hall):
     when = datetime(2026, 11, 20, 21, tzinfo=timezone.utc)
     assert still_frame(hall, StillRequest(utc=when), eph).zoom == 1.0
     assert still_frame(hall, StillRequest(utc=when, zoom=4.0), eph).zoom == 4.0
+
+
+def test_a_blacked_out_still_is_black(eph, hall):
+    when = datetime(2026, 11, 20, 21, tzinfo=timezone.utc)
+    request = StillRequest(utc=when, size_px=64, rect_uv=(0.0, 0.0, 1.0, 0.5))
+    state = dataclasses.replace(still_frame(hall, request, eph), blackout=True)
+    image = render_still(None, hall, state, request, catalog=None)     # drawn without GL at all
+    assert image.shape == (32, 64, 3) and not image.any()
