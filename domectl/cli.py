@@ -67,12 +67,20 @@ def _keys_arg(p: argparse.ArgumentParser) -> None:
                    help="the hall's CURVE keys (default: <config dir>/keys; made by `domectl keys`)")
 
 
-def _size_px(text: str) -> int:
+#: The smallest domemaster side `render` and `show render` draw (a thumbnail still shows the sky).
+MIN_SIZE_PX = 16
+
+
+def size_px_arg(text: str) -> int:
+    """``--size`` of `domectl render` and `domectl show render`: a domemaster side in pixels."""
     from domectl.still import MAX_STILL_PX
 
-    value = _positive_int(text)
-    if not 16 <= value <= MAX_STILL_PX:
-        raise argparse.ArgumentTypeError(f"--size {value}: must be in [16, {MAX_STILL_PX}] pixels")
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--size {text!r}: not a whole number of pixels") from None
+    if not MIN_SIZE_PX <= value <= MAX_STILL_PX:
+        raise argparse.ArgumentTypeError(f"--size {value}: must be in [{MIN_SIZE_PX}, {MAX_STILL_PX}] pixels")
     return value
 
 
@@ -182,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "with the chosen layers, the same way the cluster draws it, and write a PNG.")
     _config_arg(p)
     p.add_argument("--time", default=None, help="UTC time, ISO 8601 (default: now)")
-    p.add_argument("--size", type=_size_px, default=2048, help="domemaster side in pixels (default: 2048)")
+    p.add_argument("--size", type=size_px_arg, default=2048, help="domemaster side in pixels (default: 2048)")
     p.add_argument("--layers", default="default",
                    help="comma-separated layers, or 'all', 'default' (the sky as the eye sees it), 'none'; "
                         "known: " + ", ".join(_layer_names()))

@@ -58,6 +58,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from domectl.cli import size_px_arg
 from domectl.errors import DomectlError
 
 if TYPE_CHECKING:
@@ -69,8 +70,6 @@ if TYPE_CHECKING:
 
 #: Version of the manifest's layout; a resume refuses another.
 MANIFEST_FORMAT = 1
-#: The smallest domemaster side (as ``domectl render``); the largest is domectl.still.MAX_STILL_PX.
-MIN_SIZE_PX = 16
 #: While frames finish, the manifest is rewritten at most this often: a render killed without
 #: warning (SIGKILL, power cut) re-renders at most this long of frames; rewriting it per frame
 #: would cost a file per frame for nothing.
@@ -101,18 +100,6 @@ class ShowRenderError(DomectlError, ValueError):
 
 
 # ----------------------------------------------------------------- arguments
-
-
-def _size_px(text: str) -> int:
-    from domectl.still import MAX_STILL_PX
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--size {text!r}: not a whole number of pixels") from None
-    if not MIN_SIZE_PX <= value <= MAX_STILL_PX:
-        raise argparse.ArgumentTypeError(f"--size {value}: must be in [{MIN_SIZE_PX}, {MAX_STILL_PX}] pixels")
-    return value
 
 
 def _fps(text: str) -> float:
@@ -149,7 +136,7 @@ def add_render_parser(actions) -> argparse.ArgumentParser:
     r.add_argument("--config", type=Path, default=None, metavar="DIR",
                    help="hall config directory (default: the embedded reference hall)")
     r.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
-    r.add_argument("--size", type=_size_px, default=1024, metavar="PX",
+    r.add_argument("--size", type=size_px_arg, default=1024, metavar="PX",
                    help="domemaster side in pixels (default: 1024)")
     r.add_argument("--fps", type=_fps, default=30.0, metavar="F",
                    help="frames per second of show time (default: 30)")
