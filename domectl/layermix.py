@@ -68,7 +68,9 @@ def ease(x: float) -> float:
 
 
 @dataclass(frozen=True)
-class _Fade:
+class Fade:
+    """One value eased from ``start_opacity`` to ``target_opacity`` over ``fade_s`` from ``start_s``."""
+
     start_opacity: float
     target_opacity: float
     start_s: float
@@ -93,8 +95,8 @@ class LayerMix:
     """
 
     def __init__(self, on: tuple[str, ...] = DEFAULT_LAYERS):
-        self._fades: dict[str, _Fade] = {
-            name: _Fade(0.0, 1.0 if name in on else 0.0, 0.0, 0.0) for name in LAYER_NAMES
+        self._fades: dict[str, Fade] = {
+            name: Fade(0.0, 1.0 if name in on else 0.0, 0.0, 0.0) for name in LAYER_NAMES
         }
         for name in on:
             check_layer(name)
@@ -107,7 +109,7 @@ class LayerMix:
         if not (math.isfinite(fade_s) and fade_s >= 0.0):
             raise ConfigError(f"layer {name!r} fade_s {fade_s!r}: must be >= 0")
         current = self._fades[name].at(now_s)
-        self._fades[name] = _Fade(current, float(target_opacity), float(now_s), float(fade_s))
+        self._fades[name] = Fade(current, float(target_opacity), float(now_s), float(fade_s))
 
     def opacity(self, name: str, show_time_s: float) -> float:
         return self._fades[check_layer(name)].at(show_time_s)
@@ -127,5 +129,5 @@ class LayerMix:
     def from_snapshot(cls, snapshot: dict[str, tuple[float, float, float, float]]) -> LayerMix:
         mix = cls(on=())
         for name, (start, target, start_s, fade_s) in snapshot.items():
-            mix._fades[check_layer(name)] = _Fade(float(start), float(target), float(start_s), float(fade_s))
+            mix._fades[check_layer(name)] = Fade(float(start), float(target), float(start_s), float(fade_s))
         return mix

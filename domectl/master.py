@@ -24,6 +24,7 @@ import dataclasses
 import logging
 import math
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,7 +37,8 @@ from domectl.astro import standard_pressure_mbar
 from domectl.config import Hall
 from domectl.errors import DomectlError, PeerError
 from domectl.frame import BodyView, FrameState, Overlay
-from domectl.layermix import DEFAULT_FADE_S, LayerMix
+from domectl.layermix import DEFAULT_FADE_S, Fade, LayerMix
+from domectl.motion import Move
 from domectl.simclock import SimClock
 from domectl.status import WRITE_INTERVAL_S, write_status
 from domectl.protocol import (
@@ -66,6 +68,8 @@ EXPIRE_EVERY_S = 0.05
 _IDENTITIES = {ig: f"ig{ig:02d}".encode() for ig in range(0, 1000)}
 #: Version of the mirror's JSON layout (Master.mirror); a standby refuses another.
 MIRROR_FORMAT = 1
+#: The console's rate buttons (sim seconds per second): reverse, real time, time-lapses up to a day a second.
+RATE_PRESETS = (-3600.0, -60.0, -1.0, 1.0, 10.0, 60.0, 600.0, 3600.0, 86400.0)
 
 
 @dataclass
@@ -168,6 +172,19 @@ class Master:
             self.mirrored["votes"] = votes
         #: The show playing (domectl.showrun.ShowRun), or None: the operator's scene drives.
         self.show: ShowRun | None = None
+        #: Serialises the operator's commands (HTTP threads, OSC) with the frame loop's reading of
+        #: the scene: a frame's state is computed whole under it, a command applies whole.
+        self.lock = threading.RLock()
+        #: The operator's view move in progress (goto, recenter, smooth view), or None.
+        self.move: Move | None = None
+        #: The operator's blackout level over show time: 0 the dome shows everything, 1 black.
+        self.dim = Fade(0.0, 0.0, 0.0, 0.0)
+        #: The rate a pause stopped (resume goes back to it), None when not paused by pause().
+        self.paused_rate: float | None = None
+        #: The named place the operator chose ("hall", "paris"), or None for typed coordinates.
+        self.site_name: str | None = "hall" if scene.site is None else None
+        #: Inputs read by the frame loop before each frame (``poll()``: OSC control surfaces).
+        self.inputs: list = []
 
     # ------------------------------------------------------------ the sky
 
@@ -193,9 +210,22 @@ class Master:
         if self.clock.rate != 0.0 and self.clock.at_edge(show_time_s * self.fps) and not self._edge_logged:
             log.warning("sim time reached the end of the ephemeris at %s: holding there", utc.isoformat())
             self._edge_logged = True
-        return self._state(frame, deadline_ns, show_time_s, utc, self.site, view=(sc.view_az_deg, sc.view_alt_deg),
-                           zoom=sc.zoom, layers=sc.layers.state(show_time_s), pointer=sc.pointer,
+        az, alt, zoom = self.view_at(show_time_s)
+        move = self.move
+        if move is not None and move.done(show_time_s):      # arrived: the view stays there
+            sc.view_az_deg, sc.view_alt_deg, sc.zoom = move.end
+            self.move = None
+        return self._state(frame, deadline_ns, show_time_s, utc, self.site, view=(az, alt),
+                           zoom=zoom, layers=sc.layers.state(show_time_s), pointer=sc.pointer,
                            overlays=sc.overlays + self._tally(), blackout=sc.blackout)
+
+    def view_at(self, show_time_s: float) -> tuple[float, float, float]:
+        """The operator's (az, alt, zoom) at ``show_time_s``: along the move in progress, if any."""
+        move = self.move
+        if move is not None:
+            return move.at(show_time_s)
+        sc = self.scene
+        return sc.view_az_deg, sc.view_alt_deg, sc.zoom
 
     def show_frame_state(self, scene: ShowScene, frame: int = 0, deadline_ns: int = 0) -> FrameState:
         """The FrameState of a show's scene: what the live master sends while the show plays and
@@ -220,8 +250,18 @@ class Master:
 
     def _state(self, frame: int, deadline_ns: int, show_time_s: float, utc: datetime, site, *, view, zoom: float,
                layers, pointer: str, overlays: tuple[Overlay, ...], blackout: bool) -> FrameState:
-        """The sky at ``utc`` from ``site``, with everything else as given, as one FrameState."""
+        """The sky at ``utc`` from ``site``, with everything else as given, as one FrameState.
+
+        The operator's blackout level dims every layer, overlay and star (black at 1)."""
         sc = self.scene
+        star_brightness = sc.star_brightness
+        level = self.dim.at(show_time_s)
+        if level > 0.0:
+            keep = 1.0 - level
+            layers = tuple((name, opacity * keep) for name, opacity in layers)
+            overlays = tuple(dataclasses.replace(o, opacity=o.opacity * keep) for o in overlays)
+            star_brightness *= keep
+            blackout = blackout or level >= 1.0
         latitude_deg, longitude_deg, elevation_m = site
         sky = self.ephemeris.sample(utc, latitude_deg, longitude_deg, elevation_m)
         bodies = tuple(
@@ -243,7 +283,7 @@ class Master:
             else standard_pressure_mbar(elevation_m),
             blackout=blackout, refraction=sc.refraction, layers=layers,
             bodies=bodies, language=sc.language, pointer=pointer, overlays=overlays,
-            star_brightness=sc.star_brightness, star_contrast=sc.star_contrast,
+            star_brightness=star_brightness, star_contrast=sc.star_contrast,
             limiting_mag_delta=sc.limiting_mag_delta,
         )
 
@@ -311,6 +351,7 @@ class Master:
         run = ShowRun.load(path, start_utc=self.clock.utc(self._next_position()), hall_site=self.hall_site(),
                            votes=self.votes)
         old, self.show = self.show, run
+        self.move = None
         if old is not None:
             old.close()
         log.info("show %s loaded (%s), paused at 0:00", run.path, run.title)
@@ -412,9 +453,12 @@ class Master:
 
     def step(self, frame: int, deadline_ns: int | None = None) -> SwapDecision:
         """Run one frame through the barrier: state, publish, collect, swap."""
+        for source in self.inputs:
+            source.poll()
         t0 = self.clock_ns()
         deadline = t0 + (deadline_ns if deadline_ns is not None else self.deadline_ns)
-        state = self.frame_state(frame, deadline)
+        with self.lock:
+            state = self.frame_state(frame, deadline)
         self.metrics.sky_ms.append((self.clock_ns() - t0) / 1e6)
         self.current = state
         self.barrier.begin(frame, t0, deadline)
@@ -467,7 +511,11 @@ class Master:
 
     def mirror(self) -> dict:
         """Everything a standby master needs to carry on from the last frame (plain JSON)."""
-        sc = self.scene
+        with self.lock:
+            return self._mirror()
+
+    def _mirror(self) -> dict:
+        sc, dim = self.scene, self.dim
         return {
             "v": MIRROR_FORMAT,
             "frame": int(self.barrier.frame),
@@ -489,6 +537,9 @@ class Master:
             },
             "parts": {name: part.mirror() for name, part in self.mirrored.items()},
             "show": self.show.mirror() if self.show is not None else None,
+            "operator": {"move": self.move.mirror() if self.move is not None else None,
+                         "dim": [dim.start_opacity, dim.target_opacity, dim.start_s, dim.fade_s],
+                         "paused_rate": self.paused_rate, "site_name": self.site_name},
         }
 
     def restore(self, mirror: dict) -> None:
@@ -518,6 +569,11 @@ class Master:
             site = tuple(float(x) for x in mirror["site"])
             offset = float(mirror["show_offset_s"])
             show_tally = bool(sc.get("show_tally", False))
+            op = mirror.get("operator") or {}
+            move = Move.restore(op["move"]) if op.get("move") else None
+            dim = Fade(*(float(x) for x in op.get("dim", (0.0, 0.0, 0.0, 0.0))))
+            paused_rate = None if op.get("paused_rate") is None else float(op["paused_rate"])
+            site_name = None if op.get("site_name") is None else str(op["site_name"])
             for name, part in self.mirrored.items():
                 if name in mirror.get("parts", {}):
                     part.restore(mirror["parts"][name])
@@ -526,6 +582,7 @@ class Master:
         self.fps = clock.fps
         self.clock, self.scene, self.site, self._show_offset_s = clock, scene, site, offset
         self.show_tally = show_tally
+        self.move, self.dim, self.paused_rate, self.site_name = move, dim, paused_rate, site_name
         self.barrier.frame = frame
         self._edge_logged = False
         self._restore_show(mirror.get("show"))
@@ -567,13 +624,22 @@ class Master:
     # ------------------------------------------------------------ status
 
     def status(self) -> dict:
-        """What `domectl status` shows (see domectl/status.py for the fields)."""
+        """What `domectl status` and the console show (domectl/status.py, docs/console.md)."""
+        with self.lock:
+            return self._status()
+
+    def _status(self) -> dict:
         state = self.current
+        show = self.show_status()
+        now_s = self.next_time_s()
+        az, alt, zoom = self.view_at(now_s)
+        sc = self.scene
+        sim_utc = self.clock.utc(max(self.barrier.frame, 0) + self._show_offset_s * self.fps) \
+            .isoformat().replace("+00:00", "Z")
         return {
             "frame": int(self.barrier.frame),
             "show_time_s": state.show_time_s if state else 0.0,
-            "sim_utc": self.clock.utc(max(self.barrier.frame, 0) + self._show_offset_s * self.fps)
-            .isoformat().replace("+00:00", "Z"),
+            "sim_utc": sim_utc,
             "role": self.role,
             "stopped": self.stopped,
             "pid": os.getpid(),
@@ -583,7 +649,22 @@ class Master:
             "rejected": dict(self.barrier.rejected),
             "rejected_peers": dict(getattr(self.link, "rejected_peers", {}) or {}),
             "poll": self.poll_status() if self.votes is not None else None,
-            "show": self.show_status(),
+            "show": show,
+            "controlled_by": "show" if show is not None else "operator",
+            "next_cue": None if not show or show.get("next_cue_s") is None
+            else {"show_time_s": show["next_cue_s"], "label": show.get("label", "")},
+            "time": {"utc": sim_utc, "rate": self.clock.rate, "paused": self.clock.rate == 0.0,
+                     "presets": list(RATE_PRESETS)},
+            "site": {"name": self.site_name, "latitude_deg": self.site[0], "longitude_deg": self.site[1],
+                     "elevation_m": self.site[2]},
+            "view": {"az_deg": az, "alt_deg": alt, "zoom": zoom, "moving": self.move is not None,
+                     "target": self.move.target if self.move is not None else ""},
+            "layers": [{"name": name, "opacity": opacity, "on": sc.layers.target(name) > 0.5}
+                       for name, opacity in sc.layers.state(now_s)],
+            "language": sc.language, "languages": list(self.hall.languages),
+            "blackout": {"level": 1.0 if sc.blackout else self.dim.at(now_s),
+                         "target": 1.0 if sc.blackout else self.dim.target_opacity},
+            "pointer": sc.pointer,
             "nodes": [{"ig": n.ig, "online": n.online, "in_barrier": n.in_barrier, "fps": round(n.fps, 2),
                        "render_ms": round(n.render_ms, 3), "missed": n.missed, "swaps": n.swaps,
                        "joins": n.joins} for n in self.barrier.nodes.values()],

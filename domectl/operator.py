@@ -1,0 +1,314 @@
+"""The operator's commands: time, place, view, go to, layers, language, blackout.
+
+One :class:`Operator` per master. The console's REST API (domectl/services.py),
+the OSC control surfaces (domectl/osccontrol.py) and ``domectl preview``'s
+keys all end here, so every way of controlling the dome does the same thing
+with the same checks. Each command runs under the master's lock and takes
+effect at the next frame.
+
+Two kinds of refusal: :class:`BadRequest` (the request itself is wrong: a
+field missing, a number out of range, an unknown layer; HTTP 400) and
+``Refused`` (the request is fine but the master will not do it now: a show
+drives the dome, no such object, a time outside the ephemeris; HTTP 409).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from domectl.control import Refused
+from domectl.errors import ConfigError, TimeRangeError
+from domectl.layermix import DEFAULT_FADE_S, LAYER_NAMES, Fade
+from domectl.motion import check_view, plan
+from domectl.projection import ZOOM_CENTRE_ELEV_DEG, enu_to_altaz
+
+#: A fade to black the audience sees as deliberate, not as a failure; the panic button is 0.
+BLACKOUT_FADE_S = 1.0
+RESTORE_FADE_S = 1.5
+#: Longest fade a command may ask for: a fade longer than this is a typo.
+MAX_FADE_S = 600.0
+
+
+class BadRequest(ValueError):
+    """The request is malformed (HTTP 400): the message names the field."""
+
+
+def number(value, field: str, low: float | None = None, high: float | None = None) -> float:
+    """``value`` as a finite float in [low, high], else BadRequest naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise BadRequest(f"{field} must be a number, not {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise BadRequest(f"{field} {value:g}: must be in [{low:g}, {high:g}]")
+    return float(value)
+
+
+def text(value, field: str) -> str:
+    if not isinstance(value, str):
+        raise BadRequest(f"{field} must be a string, not {value!r}")
+    return value
+
+
+class Operator:
+    def __init__(self, master, *, wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        self.master = master
+        self.wall_clock = wall_clock
+        self._index = None
+
+    @property
+    def index(self):
+        """The sky objects by name (built on first use: the star names take some 50 ms)."""
+        if self._index is None:
+            from domectl.objects import ObjectIndex
+
+            self._index = ObjectIndex(self.master.hall.languages)
+        return self._index
+
+    def _free(self, what: str) -> None:
+        show = self.master.show
+        if show is not None:
+            raise Refused(f"{what}: the show {show.title!r} drives the dome; stop it first "
+                          "(POST /api/show/stop)")
+
+    def _state(self, *keys: str) -> dict:
+        state = self.master.status()
+        return {k: state[k] for k in keys}
+
+    # ------------------------------------------------------------ time
+
+    def set_rate(self, rate) -> dict:
+        from domectl.simclock import check_rate
+
+        rate = number(rate, "rate")
+        try:
+            check_rate(rate)
+        except ValueError as e:
+            raise BadRequest(f"rate: {e}") from None
+        with self.master.lock:
+            self._free("time rate")
+            self.master.set_rate(rate)
+            self.master.paused_rate = None
+        return self._state("time")
+
+    def pause(self) -> dict:
+        m = self.master
+        with m.lock:
+            self._free("time pause")
+            if m.clock.rate != 0.0:
+                m.paused_rate = m.clock.rate
+                m.set_rate(0.0)
+        return self._state("time")
+
+    def resume(self) -> dict:
+        m = self.master
+        with m.lock:
+            self._free("time resume")
+            if m.clock.rate == 0.0:
+                m.set_rate(m.paused_rate if m.paused_rate is not None else 1.0)
+            m.paused_rate = None
+        return self._state("time")
+
+    def set_time(self, utc) -> dict:
+        utc_text = text(utc, "utc")
+        try:
+            when = datetime.fromisoformat(utc_text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise BadRequest(f"utc {utc_text!r}: write an ISO 8601 time such as 2026-11-20T21:00:00Z") from None
+        if when.tzinfo is None:
+            raise BadRequest(f"utc {utc_text!r}: give the zone (Z for UTC)")
+        with self.master.lock:
+            self._free("time set")
+            try:
+                self.master.jump(when.astimezone(timezone.utc))
+            except TimeRangeError as e:
+                raise Refused(str(e)) from None
+        return self._state("time")
+
+    def now(self) -> dict:
+        m = self.master
+        with m.lock:
+            self._free("time now")
+            m.jump(self.wall_clock())
+            m.set_rate(1.0)
+            m.paused_rate = None
+        return self._state("time")
+
+    # ------------------------------------------------------------ place
+
+    def place_named(self, name) -> dict:
+        from domectl.places import HALL, find_place, suggest_place
+
+        name = text(name, "name")
+        m = self.master
+        place = find_place(name)
+        if place is None:
+            hint = suggest_place(name)
+            raise Refused(f"no place called {name!r}" + (f"; did you mean {hint!r}?" if hint else
+                                                           " (GET /api/places lists them)"))
+        site = m.hall_site() if place.name == HALL else place.site
+        with m.lock:
+            self._free("place")
+            m.travel(*site)
+            m.site_name = place.name
+        return self._state("site")
+
+    def place_at(self, latitude_deg, longitude_deg, elevation_m=0.0) -> dict:
+        lat = number(latitude_deg, "latitude_deg", -90.0, 90.0)
+        lon = number(longitude_deg, "longitude_deg", -180.0, 180.0)
+        elev = number(elevation_m, "elevation_m", -500.0, 9000.0)
+        m = self.master
+        with m.lock:
+            self._free("place")
+            m.travel(lat, lon, elev)
+            m.site_name = None
+        return self._state("site")
+
+    # ------------------------------------------------------------ view
+
+    def view(self, *, az_deg=None, alt_deg=None, zoom=None, d_az_deg=None, d_alt_deg=None, zoom_by=None,
+             smooth: bool = False) -> dict:
+        """Turn the sky (absolute and/or relative); ``smooth``: within the comfort limits."""
+        if not isinstance(smooth, bool):
+            raise BadRequest(f"smooth must be true or false, not {smooth!r}")
+        m = self.master
+        with m.lock:
+            self._free("view")
+            now_s = m.next_time_s()
+            az, alt, z = m.view_at(now_s)
+            if az_deg is not None:
+                az = number(az_deg, "az_deg")
+            if alt_deg is not None:
+                alt = number(alt_deg, "alt_deg", -90.0, 90.0)
+            if zoom is not None:
+                z = number(zoom, "zoom")
+            if d_az_deg is not None:
+                az += number(d_az_deg, "d_az_deg", -360.0, 360.0)
+            if d_alt_deg is not None:
+                # A drag past the zenith or the nadir stops there.
+                alt = min(90.0, max(-90.0, alt + number(d_alt_deg, "d_alt_deg", -180.0, 180.0)))
+            if zoom_by is not None:
+                z *= number(zoom_by, "zoom_by", 1e-3, 1e3)
+            try:
+                target = check_view(az, alt, z)
+            except ValueError as e:
+                raise BadRequest(str(e)) from None
+            self._go(target, now_s, smooth=smooth)
+        return self._state("view")
+
+    def recenter(self) -> dict:
+        m = self.master
+        with m.lock:
+            self._free("recenter")
+            self._go((m.hall.dome.front_az_deg % 360.0, 0.0, 1.0), m.next_time_s(), smooth=True, target="front")
+        return self._state("view")
+
+    def _go(self, view, now_s: float, *, smooth: bool, target: str = "") -> None:
+        m = self.master
+        if smooth:
+            m.move = plan(m.view_at(now_s), now_s, lambda t: view, target=target)
+        else:
+            m.move = None
+            m.scene.view_az_deg, m.scene.view_alt_deg, m.scene.zoom = view
+
+    def goto(self, target, zoom=None) -> dict:
+        """Point at ``target`` and bring it smoothly to the zoom centre, 30 deg above the dome's front."""
+        name = text(target, "target")
+        obj = self.index.resolve(name)
+        if obj is None:
+            close = self.index.search(name, self.master.scene.language, 3)
+            raise Refused(f"no object called {name!r}" + (
+                "; did you mean " + ", ".join(r["label"] for r in close) + "?" if close else ""))
+        z_to = None if zoom is None else number(zoom, "zoom")
+        m = self.master
+        # Framed at the zoom centre: dome elevation = room elevation + tilt at the front.
+        frame_alt_deg = ZOOM_CENTRE_ELEV_DEG - m.hall.dome.tilt_deg
+        with m.lock:
+            self._free("goto")
+            now_s = m.next_time_s()
+            start = m.view_at(now_s)
+            zoom_end = start[2] if z_to is None else z_to
+            try:
+                check_view(0.0, 0.0, zoom_end)
+            except ValueError as e:
+                raise BadRequest(str(e)) from None
+            seen = {}
+
+            def target_at(t_s: float):
+                sample = m.ephemeris.sample(m.clock.utc(t_s * m.fps), *m.site)
+                enu = self.index.direction_enu(obj, sample)
+                if enu is None:
+                    raise Refused(f"{obj.key}: not in this sky")
+                alt, az = enu_to_altaz(enu)
+                seen["alt"] = float(alt)
+                return float(az) % 360.0, min(90.0, max(-90.0, float(alt) - frame_alt_deg)), zoom_end
+
+            m.move = plan(start, now_s, target_at, target=obj.key)
+            m.scene.pointer = obj.key
+            move = m.move
+        return {**self._state("view", "pointer"), "target": obj.key,
+                "label": obj.label(m.scene.language), "kind": obj.kind,
+                "arrives_in_s": move.duration_s, "below_horizon": seen.get("alt", 0.0) < 0.0}
+
+    def pointer(self, target) -> dict:
+        name = text(target, "target").strip()
+        key = ""
+        if name:
+            obj = self.index.resolve(name)
+            if obj is None:
+                raise Refused(f"no object called {name!r} (GET /api/search?q=... finds names)")
+            key = obj.key
+        with self.master.lock:
+            self._free("pointer")
+            self.master.scene.pointer = key
+        return self._state("pointer")
+
+    def search(self, query: str, limit: int = 10) -> list[dict]:
+        return self.index.search(query, self.master.scene.language, limit)
+
+    # ------------------------------------------------------------ layers, language
+
+    def layer(self, name, *, on=None, opacity=None, fade_s=None) -> dict:
+        name = text(name, "name")
+        if name not in LAYER_NAMES:
+            raise BadRequest(f"name {name!r}: unknown layer; known layers: {', '.join(LAYER_NAMES)}")
+        if (on is None) == (opacity is None):
+            raise BadRequest("layer: give either on (true/false) or opacity (0..1)")
+        if on is not None and not isinstance(on, bool):
+            raise BadRequest(f"on must be true or false, not {on!r}")
+        target = (1.0 if on else 0.0) if on is not None else number(opacity, "opacity", 0.0, 1.0)
+        fade = DEFAULT_FADE_S if fade_s is None else number(fade_s, "fade_s", 0.0, MAX_FADE_S)
+        with self.master.lock:
+            self._free("layer")
+            try:
+                self.master.fade_layer(name, target, fade)
+            except ConfigError as e:
+                raise BadRequest(str(e)) from None
+        return self._state("layers")
+
+    def language(self, language) -> dict:
+        language = text(language, "language")
+        languages = self.master.hall.languages
+        if language not in languages:
+            raise BadRequest(f"language {language!r}: the hall speaks {', '.join(languages)}")
+        with self.master.lock:
+            self.master.scene.language = language
+        return self._state("language")
+
+    # ------------------------------------------------------------ blackout
+
+    def blackout(self, fade_s=None) -> dict:
+        """Fade the dome to black over ``fade_s`` (default 1 s; 0 at once: panic)."""
+        return self._dim(1.0, BLACKOUT_FADE_S if fade_s is None else number(fade_s, "fade_s", 0.0, MAX_FADE_S))
+
+    def restore(self, fade_s=None) -> dict:
+        return self._dim(0.0, RESTORE_FADE_S if fade_s is None else number(fade_s, "fade_s", 0.0, MAX_FADE_S))
+
+    def _dim(self, target: float, fade_s: float) -> dict:
+        m = self.master
+        with m.lock:
+            now_s = m.next_time_s()
+            level = 1.0 if m.scene.blackout else m.dim.at(now_s)
+            m.scene.blackout = False
+            m.dim = Fade(level, target, now_s, fade_s)
+        return self._state("blackout")
