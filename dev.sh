@@ -10,7 +10,9 @@
 set -eu
 cd "$(dirname "$0")"
 
-APT_PACKAGES="libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri xvfb xauth liblo-tools iproute2 fonts-dejavu-core"
+# chromium: the headless browser the console's test drives (through the playwright package, never
+# its own browser download).
+APT_PACKAGES="libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri xvfb xauth liblo-tools iproute2 fonts-dejavu-core chromium"
 PYTHON="${PYTHON:-python3}"
 VENV=".venv"
 DEMO_OUT="${DEMO_OUT:-out/demo}"

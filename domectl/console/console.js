@@ -1,0 +1,739 @@
+// The operator's console: reads the master's live stream (/ws), controls it through the REST
+// API (docs/console.md). Plain JavaScript, no build step, nothing from outside the hall.
+"use strict";
+
+(function () {
+  // ------------------------------------------------------------------ constants (why these values)
+
+  const TOKEN_KEY = "domectl.token";
+  // Reconnect backoff: quick after a master restart, then gentle on a hall network that is down.
+  const RECONNECT_MIN_MS = 500;
+  const RECONNECT_MAX_MS = 8000;
+  // The master sends the state 5 times a second: 3 s of silence is a dead link, not a slow one.
+  const STALE_AFTER_MS = 3000;
+  // A drag is sent at most 10 times a second; the master applies each at the next frame.
+  const DRAG_SEND_MS = 100;
+  // Search as the operator types, once they pause.
+  const SEARCH_DEBOUNCE_MS = 200;
+  const SEARCH_LIMIT = 8;
+  // Slider positions: zoom 10^p, p in [log10 0.25, 2]; rate sign(p) 10^(|p| - 0.5), |p| <= 0.5: paused.
+  const RATE_DEAD_ZONE = 0.5;
+  const DEFAULT_PRESETS = [-3600, -60, -1, 1, 10, 60, 600, 3600, 86400];
+
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, props, ...children) => {
+    const node = document.createElement(tag);
+    Object.assign(node, props || {});
+    for (const child of children) node.append(child);
+    return node;
+  };
+
+  // ------------------------------------------------------------------ token
+
+  let token = null;
+
+  function takeTokenFromFragment() {
+    const match = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+    if (match) {
+      try {
+        localStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
+      } catch (e) { /* private mode: the token lives for this page only */ token = decodeURIComponent(match[1]); }
+      // The address bar (and a screenshot of it) must not show the token.
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+    try {
+      token = localStorage.getItem(TOKEN_KEY) || token;
+    } catch (e) { /* no storage */ }
+    applyReadOnly();
+  }
+
+  function setToken(value) {
+    token = value || null;
+    try {
+      if (token) localStorage.setItem(TOKEN_KEY, token);
+      else localStorage.removeItem(TOKEN_KEY);
+    } catch (e) { /* no storage */ }
+    applyReadOnly();
+  }
+
+  let lastState = null;
+
+  function applyReadOnly() {
+    const readOnly = !token;
+    document.body.classList.toggle("read-only", readOnly);
+    const showDriven = !!(lastState && lastState.controlled_by === "show");
+    document.body.classList.toggle("show-driven", showDriven);
+    for (const node of document.querySelectorAll("[data-control]")) {
+      node.disabled = readOnly || (showDriven && node.hasAttribute("data-sky"));
+      node.title = readOnly ? "read-only: give the control token (Token, top right)" :
+        (showDriven && node.hasAttribute("data-sky")) ? "a show drives the dome: stop it first" :
+        (node.dataset.title || "");
+    }
+    $("token-input").placeholder = token ? "token set (replace)" : "control token";
+    $("token-toggle").textContent = token ? "Token ✓" : "Token";
+  }
+
+  // ------------------------------------------------------------------ REST
+
+  function say(text, isError) {
+    const status = $("status");
+    status.textContent = text;
+    status.classList.toggle("error", !!isError);
+  }
+
+  async function post(path, body, what) {
+    if (!token) {
+      say("read-only: give the control token to control the dome", true);
+      return null;
+    }
+    let response;
+    try {
+      response = await fetch(path, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "Authorization": "Bearer " + token },
+        body: JSON.stringify(body || {}),
+        cache: "no-store",
+      });
+    } catch (e) {
+      say(`${what || path}: no answer from the master (${e.message})`, true);
+      return null;
+    }
+    let answer = null;
+    try { answer = await response.json(); } catch (e) { /* not JSON */ }
+    if (!response.ok) {
+      const message = (answer && answer.error) || response.statusText;
+      say(`${what || path}: ${response.status} ${message}`, true);
+      return null;
+    }
+    say(`${what || path}: done`, false);
+    return answer;
+  }
+
+  async function get(path) {
+    const response = await fetch(path, { cache: "no-store" });
+    let answer = null;
+    try { answer = await response.json(); } catch (e) { /* not JSON */ }
+    if (!response.ok) throw new Error(`${path}: ${response.status} ${(answer && answer.error) || response.statusText}`);
+    return answer;
+  }
+
+  // ------------------------------------------------------------------ live stream
+
+  let socket = null;
+  let reconnectMs = RECONNECT_MIN_MS;
+  let reconnectTimer = null;
+  let lastMessageAt = 0;
+
+  function streamUrl() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    return `${scheme}${location.host}/ws?preview=${$("preview-toggle").checked ? 1 : 0}`;
+  }
+
+  function connect() {
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    let ws;
+    try {
+      ws = new WebSocket(streamUrl());
+    } catch (e) {
+      scheduleReconnect();
+      return;
+    }
+    ws.binaryType = "blob";
+    socket = ws;
+    ws.onopen = () => {
+      lastMessageAt = Date.now();
+      setConnected(true);
+    };
+    ws.onmessage = (event) => {
+      if (socket !== ws) return;
+      lastMessageAt = Date.now();
+      reconnectMs = RECONNECT_MIN_MS;
+      document.body.classList.remove("stale");
+      if (typeof event.data === "string") {
+        let message;
+        try { message = JSON.parse(event.data); } catch (e) { return; }
+        if (message && message.type === "state" && message.state) render(message.state);
+      } else {
+        showPreview(event.data);
+      }
+    };
+    ws.onclose = () => {
+      if (socket !== ws) return;
+      socket = null;
+      setConnected(false);
+      scheduleReconnect();
+    };
+    ws.onerror = () => { /* onclose follows */ };
+  }
+
+  function scheduleReconnect() {
+    if (reconnectTimer || document.hidden) return;
+    const wait = reconnectMs;
+    reconnectMs = Math.min(reconnectMs * 2, RECONNECT_MAX_MS);
+    $("conn").textContent = `offline, retry in ${(wait / 1000).toFixed(1)} s`;
+    reconnectTimer = setTimeout(connect, wait);
+  }
+
+  function reconnectNow() {
+    if (socket) {
+      const old = socket;
+      socket = null;
+      old.close();
+    }
+    reconnectMs = RECONNECT_MIN_MS;
+    connect();
+  }
+
+  function setConnected(up) {
+    const conn = $("conn");
+    conn.classList.toggle("conn-up", up);
+    conn.classList.toggle("conn-down", !up);
+    conn.textContent = up ? "live" : "offline";
+    if (!up) document.body.classList.add("stale");
+  }
+
+  setInterval(() => {
+    if (socket && socket.readyState === WebSocket.OPEN && Date.now() - lastMessageAt > STALE_AFTER_MS) {
+      document.body.classList.add("stale");
+      reconnectNow();   // a half-open link never closes by itself
+    }
+  }, 1000);
+
+  // The preview: one blob URL on screen, at most one decoding; a newer JPEG replaces a waiting one,
+  // so a slow tablet shows the newest image instead of falling behind.
+  let previewUrl = null;
+  let previewDecoding = false;
+  let previewWaiting = null;
+
+  function showPreview(blob) {
+    if (previewDecoding) {
+      previewWaiting = blob;
+      return;
+    }
+    previewDecoding = true;
+    const img = $("preview");
+    const url = URL.createObjectURL(blob);
+    const done = () => {
+      if (previewUrl) URL.revokeObjectURL(previewUrl);
+      previewUrl = url;
+      previewDecoding = false;
+      $("preview-box").classList.add("has-image");
+      if (previewWaiting) {
+        const next = previewWaiting;
+        previewWaiting = null;
+        showPreview(next);
+      }
+    };
+    img.onload = done;
+    img.onerror = done;
+    img.src = url;
+  }
+
+  // ------------------------------------------------------------------ formatting
+
+  function formatUtc(iso) {
+    if (!iso) return "–";
+    return iso.replace("T", " ").replace(/\.\d+/, "").replace("Z", " UTC");
+  }
+
+  function rateName(rate) {
+    if (rate === 0) return "paused";
+    const a = Math.abs(rate), sign = rate < 0 ? "−" : "";
+    const units = [[86400, "d/s"], [3600, "h/s"], [60, "min/s"]];
+    for (const [seconds, unit] of units) {
+      if (a >= seconds && Number.isInteger(a / seconds)) return `${sign}${a / seconds} ${unit}`;
+    }
+    return `${sign}${a >= 100 ? Math.round(a) : +a.toPrecision(3)}×`;
+  }
+
+  function rateToSlider(rate) {
+    if (!rate) return 0;
+    const p = Math.log10(Math.abs(rate)) + RATE_DEAD_ZONE;
+    return Math.sign(rate) * Math.max(p, RATE_DEAD_ZONE);
+  }
+
+  function sliderToRate(p) {
+    if (Math.abs(p) <= RATE_DEAD_ZONE) return 0;
+    const rate = Math.sign(p) * Math.pow(10, Math.abs(p) - RATE_DEAD_ZONE);
+    return +rate.toPrecision(2);
+  }
+
+  const clock = (s) => {
+    if (s === null || s === undefined) return "–";
+    const sign = s < 0 ? "−" : "";
+    s = Math.abs(s);
+    const m = Math.floor(s / 60), sec = s - 60 * m;
+    return `${sign}${String(m).padStart(2, "0")}:${sec.toFixed(1).padStart(4, "0")}`;
+  };
+
+  const degrees = (x, digits) => (typeof x === "number" ? x.toFixed(digits === undefined ? 1 : digits) + "°" : "–");
+
+  // ------------------------------------------------------------------ rendering the state
+
+  let rateSliding = false;   // the operator's finger is on a slider: the state does not move it
+  let zoomSliding = false;
+  let layerNames = "";
+  let languageNames = "";
+  let cueNames = "";
+  let pollKey = "";
+
+  function render(state) {
+    lastState = state;
+    applyReadOnly();
+    $("driver").textContent = state.controlled_by === "show" ? "show drives the dome" : "";
+    renderSafety(state);
+    renderView(state);
+    renderTime(state);
+    renderSite(state);
+    renderLayers(state);
+    renderLanguages(state);
+    renderShow(state);
+    renderPoll(state);
+    renderHealth(state);
+  }
+
+  function renderSafety(state) {
+    const level = state.blackout ? state.blackout.level : 0;
+    const target = state.blackout ? state.blackout.target : 0;
+    const node = $("blackout-level");
+    node.textContent = level >= 0.999 ? "BLACK" : level <= 0.001 && target <= 0.001 ? "dome on" :
+      `black ${Math.round(level * 100)} %`;
+    node.classList.toggle("dark", level > 0.001 || target > 0.001);
+  }
+
+  function renderView(state) {
+    const view = state.view;
+    if (!view) return;
+    const target = view.target ? ` → ${view.target}` : "";
+    $("view-readout").textContent = `az ${degrees(view.az_deg)} alt ${degrees(view.alt_deg)} ` +
+      `zoom ${view.zoom.toFixed(2)}×${view.moving ? " moving" : ""}${target}`;
+    $("zoom-value").textContent = `${view.zoom >= 10 ? view.zoom.toFixed(0) : view.zoom.toFixed(1)}×`;
+    if (!zoomSliding) $("zoom-slider").value = Math.log10(view.zoom);
+    $("pointer-readout").textContent = state.pointer ? `pointer: ${state.pointer}` : "";
+  }
+
+  function renderTime(state) {
+    const time = state.time;
+    if (!time) {
+      $("time-utc").textContent = formatUtc(state.sim_utc);
+      return;
+    }
+    $("time-utc").textContent = formatUtc(time.utc);
+    $("time-rate").textContent = time.paused ? "paused" : `rate ${rateName(time.rate)}`;
+    const presets = time.presets || DEFAULT_PRESETS;
+    const box = $("rate-presets");
+    if (box.dataset.presets !== presets.join(",")) {
+      box.dataset.presets = presets.join(",");
+      box.replaceChildren(...presets.map((rate) => {
+        const button = el("button", { type: "button", textContent: rateName(rate) });
+        button.dataset.testid = `rate-preset-${rate}`;
+        button.dataset.rate = rate;
+        button.setAttribute("data-control", "");
+        button.setAttribute("data-sky", "");
+        button.addEventListener("click", () => post("/api/time/rate", { rate }, `rate ${rateName(rate)}`));
+        return button;
+      }));
+      applyReadOnly();
+    }
+    for (const button of box.children) {
+      button.setAttribute("aria-pressed", String(!time.paused && Number(button.dataset.rate) === time.rate));
+    }
+    if (!rateSliding) {
+      $("rate-slider").value = rateToSlider(time.paused ? 0 : time.rate);
+      $("rate-value").textContent = rateName(time.paused ? 0 : time.rate);
+    }
+    $("time-pause").setAttribute("aria-pressed", String(!!time.paused));
+  }
+
+  function renderSite(state) {
+    const site = state.site;
+    if (!site) return;
+    const ns = site.latitude_deg >= 0 ? "N" : "S", ew = site.longitude_deg >= 0 ? "E" : "W";
+    $("site-readout").textContent = `${site.name || "?"}: ${Math.abs(site.latitude_deg).toFixed(3)}° ${ns}, ` +
+      `${Math.abs(site.longitude_deg).toFixed(3)}° ${ew}, ${Math.round(site.elevation_m || 0)} m`;
+  }
+
+  function renderLayers(state) {
+    const layers = state.layers || [];
+    const names = layers.map((l) => l.name).join(",");
+    const box = $("layers");
+    if (names !== layerNames) {
+      layerNames = names;
+      box.replaceChildren(...layers.map((layer) => {
+        const button = el("button", { type: "button" }, layer.name, el("span", { className: "level" }));
+        button.dataset.testid = `layer-${layer.name}`;
+        button.dataset.layer = layer.name;
+        button.setAttribute("data-control", "");
+        button.setAttribute("data-sky", "");
+        button.addEventListener("click", () => {
+          const on = button.getAttribute("aria-pressed") !== "true";
+          post("/api/layer", { name: layer.name, on }, `${layer.name} ${on ? "on" : "off"}`);
+        });
+        return button;
+      }));
+      applyReadOnly();
+    }
+    layers.forEach((layer, i) => {
+      const button = box.children[i];
+      button.setAttribute("aria-pressed", String(!!layer.on));
+      button.querySelector(".level").style.width = `${Math.round(100 * (layer.opacity || 0))}%`;
+    });
+  }
+
+  function renderLanguages(state) {
+    const languages = state.languages || [];
+    const box = $("languages");
+    if (languages.join(",") !== languageNames) {
+      languageNames = languages.join(",");
+      box.replaceChildren(...languages.map((language) => {
+        const button = el("button", { type: "button", textContent: language.toUpperCase() });
+        button.dataset.testid = `language-${language}`;
+        button.dataset.language = language;
+        button.setAttribute("data-control", "");
+        button.addEventListener("click", () => post("/api/language", { language }, `language ${language}`));
+        return button;
+      }));
+      applyReadOnly();
+    }
+    for (const button of box.children) {
+      button.setAttribute("aria-pressed", String(button.dataset.language === state.language));
+    }
+  }
+
+  function renderShow(state) {
+    const show = state.show;
+    const cue = state.next_cue;
+    $("next-cue").textContent = cue ? `${clock(cue.show_time_s)}  ${cue.label || ""}` :
+      show ? "no cue left" : "no show";
+    if (!show) {
+      $("show-readout").textContent = "no show loaded";
+      $("show-hold").textContent = "";
+      if (cueNames) { cueNames = ""; $("show-cues").replaceChildren(); }
+      return;
+    }
+    const duration = show.duration_s ? ` / ${clock(show.duration_s)}` : "";
+    $("show-readout").textContent = `${show.title || show.path}: ${show.state} ${clock(show.show_time_s)}${duration}` +
+      (show.label ? ` · ${show.label}` : "");
+    $("show-hold").textContent = show.hold ? `hold: ${show.hold.note || "waiting for resume"}` : "";
+    const labels = show.labels || [];
+    const box = $("show-cues");
+    if (labels.join("\n") !== cueNames) {
+      cueNames = labels.join("\n");
+      box.replaceChildren(...labels.map((label) => {
+        const button = el("button", { type: "button", textContent: label });
+        button.dataset.testid = `show-cue-${label}`;
+        button.dataset.label = label;
+        button.setAttribute("data-control", "");
+        button.addEventListener("click", () => post("/api/show/seek", { to: label }, `seek ${label}`));
+        return button;
+      }));
+      applyReadOnly();
+    }
+    for (const button of box.children) button.classList.toggle("current", button.dataset.label === show.label);
+  }
+
+  function renderPoll(state) {
+    const poll = state.poll;
+    if (!poll || !poll.poll) {
+      $("poll-readout").textContent = poll ? "no poll yet" : "no vote desk";
+      if (pollKey) { pollKey = ""; $("poll-tally").replaceChildren(); }
+      return;
+    }
+    const remaining = poll.open && typeof poll.remaining_s === "number" ? `, ${Math.ceil(poll.remaining_s)} s left` : "";
+    const result = !poll.open && poll.winner ? `, closed: ${poll.winner}` : poll.open ? "" : ", closed";
+    $("poll-readout").textContent = `${poll.question || poll.poll}: ${poll.seats_voted} of ${poll.seats} seats` +
+      `${remaining}${result}${poll.on_dome ? " · on the dome" : ""}`;
+    const labels = (poll.labels && poll.labels[poll.language]) || poll.options;
+    const key = poll.poll + "\n" + poll.options.join("\n");
+    const box = $("poll-tally");
+    if (key !== pollKey) {
+      pollKey = key;
+      box.replaceChildren(...poll.options.map((option, i) => {
+        const row = el("div", { className: "tally-row" },
+          el("span", { className: "tally-label", textContent: labels[i] || option }),
+          el("div", { className: "tally-bar" }, el("span")),
+          el("span", { className: "tally-count" }));
+        row.dataset.testid = `tally-${option}`;
+        return row;
+      }));
+    }
+    const counts = poll.options.map((o) => poll.tally[o] || 0);
+    const total = Math.max(1, counts.reduce((a, b) => a + b, 0));
+    poll.options.forEach((option, i) => {
+      const row = box.children[i];
+      row.querySelector(".tally-bar span").style.width = `${(100 * counts[i] / total).toFixed(1)}%`;
+      row.querySelector(".tally-count").textContent = counts[i];
+      row.classList.toggle("winner", !poll.open && poll.winner === option);
+    });
+    $("poll-show").setAttribute("aria-pressed", String(!!poll.on_dome));
+  }
+
+  function renderHealth(state) {
+    const fps = typeof state.fps === "number" ? state.fps.toFixed(0) : "–";
+    const streams = state.console && state.console.websockets ? ` · consoles ${state.console.websockets.open}` : "";
+    $("master-health").textContent = `${state.role || "master"} · frame ${state.frame} · ${fps} fps · ` +
+      `missed ${state.missed_deadlines || 0}${streams}${state.stopped ? " · STOPPED" : ""}`;
+    const nodes = state.nodes || [];
+    const box = $("nodes");
+    if (box.children.length !== nodes.length) {
+      box.replaceChildren(...nodes.map(() => el("div", { className: "node" })));
+    }
+    nodes.forEach((node, i) => {
+      const cell = box.children[i];
+      cell.dataset.testid = `node-${node.ig}`;
+      cell.className = "node " + (!node.online ? "offline" : node.in_barrier ? "online" : "online out-of-barrier");
+      cell.classList.toggle("missing", node.missed > 0);
+      cell.title = `IG ${node.ig}: ${node.online ? "online" : "offline"}, ${node.in_barrier ? "in" : "out of"} the ` +
+        `barrier, ${node.fps} fps, ${node.render_ms} ms, missed ${node.missed}, joins ${node.joins}`;
+      cell.replaceChildren(el("b", { textContent: String(node.ig).padStart(2, "0") }),
+        `${node.online ? Math.round(node.fps) : "off"}`, el("br"), `${node.missed}✕`);
+    });
+  }
+
+  // ------------------------------------------------------------------ controls
+
+  function wire(id, handler) {
+    const node = $(id);
+    node.dataset.title = node.title || "";
+    node.addEventListener("click", handler);
+  }
+
+  function wireControls() {
+    wire("blackout", () => post("/api/blackout", {}, "blackout"));
+    wire("panic", () => post("/api/blackout", { fade_s: 0 }, "PANIC"));
+    wire("restore", () => post("/api/restore", {}, "restore"));
+
+    const showTokenBox = (open) => {
+      $("token-box").hidden = !open;
+      $("token-toggle").setAttribute("aria-expanded", String(open));
+      if (open) $("token-input").focus();
+    };
+    $("token-toggle").addEventListener("click", () => showTokenBox($("token-box").hidden));
+    $("readonly-badge").addEventListener("click", () => showTokenBox(true));
+    $("token-save").addEventListener("click", () => {
+      const value = $("token-input").value.trim();
+      $("token-input").value = "";
+      if (value) {
+        setToken(value);
+        showTokenBox(false);
+        say("token set: controls enabled", false);
+      }
+    });
+    $("token-input").addEventListener("keydown", (e) => { if (e.key === "Enter") $("token-save").click(); });
+    $("token-forget").addEventListener("click", () => {
+      setToken(null);
+      showTokenBox(false);
+      say("token forgotten: read-only", false);
+    });
+
+    // Time
+    wire("time-pause", () => post("/api/time/pause", {}, "pause"));
+    wire("time-resume", () => post("/api/time/resume", {}, "resume"));
+    wire("time-now", () => post("/api/time/now", {}, "now"));
+    wire("time-set", () => {
+      const value = $("time-set-input").value;
+      if (!value) return say("set time: pick a date and time (UTC) first", true);
+      const utc = (value.length === 16 ? value + ":00" : value) + "Z";
+      post("/api/time/set", { utc }, `time ${utc}`);
+    });
+    const rateSlider = $("rate-slider");
+    rateSlider.addEventListener("input", () => {
+      rateSliding = true;
+      $("rate-value").textContent = rateName(sliderToRate(Number(rateSlider.value)));
+    });
+    rateSlider.addEventListener("change", () => {
+      rateSliding = false;
+      const rate = sliderToRate(Number(rateSlider.value));
+      post("/api/time/rate", { rate }, `rate ${rateName(rate)}`);
+    });
+
+    // Place
+    wire("place-hall", () => post("/api/place", { name: "hall" }, "place: the hall"));
+    wire("place-go", () => {
+      const name = $("place-select").value;
+      if (name) post("/api/place", { name }, `place: ${name}`);
+    });
+    wire("place-set", () => {
+      const lat = Number($("place-lat").value), lon = Number($("place-lon").value);
+      if ($("place-lat").value === "" || $("place-lon").value === "" || !isFinite(lat) || !isFinite(lon)) {
+        return say("place: give a latitude (-90..90, north +) and a longitude (east +)", true);
+      }
+      const body = { latitude_deg: lat, longitude_deg: lon };
+      if ($("place-elev").value !== "") body.elevation_m = Number($("place-elev").value);
+      post("/api/place", body, `place ${lat}, ${lon}`);
+    });
+
+    // View
+    wire("zoom-in", () => post("/api/view", { zoom_by: 1.5 }, "zoom in"));
+    wire("zoom-out", () => post("/api/view", { zoom_by: 1 / 1.5 }, "zoom out"));
+    wire("recenter", () => post("/api/view/recenter", {}, "recenter"));
+    const zoomSlider = $("zoom-slider");
+    zoomSlider.addEventListener("input", () => {
+      zoomSliding = true;
+      $("zoom-value").textContent = `${Math.pow(10, Number(zoomSlider.value)).toFixed(1)}×`;
+    });
+    zoomSlider.addEventListener("change", () => {
+      zoomSliding = false;
+      const zoom = +Math.pow(10, Number(zoomSlider.value)).toPrecision(3);
+      post("/api/view", { zoom, smooth: true }, `zoom ${zoom}`);
+    });
+    wireDrag();
+    wireSearch();
+    $("preview-toggle").addEventListener("change", reconnectNow);
+
+    // Show
+    wire("show-load", () => {
+      const path = $("show-select").value;
+      if (path) post("/api/show/load", { path }, `load ${path}`);
+    });
+    wire("shows-refresh", loadShows);
+    for (const name of ["play", "pause", "resume", "skip", "stop"]) {
+      wire(`show-${name}`, () => post(`/api/show/${name}`, {}, `show ${name}`));
+    }
+    wire("show-seek", () => {
+      const raw = $("show-seek-input").value.trim();
+      if (!raw) return say("seek: give seconds, MM:SS or a label", true);
+      const to = /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
+      post("/api/show/seek", { to }, `seek ${raw}`);
+    });
+
+    // Poll
+    wire("poll-open", () => {
+      const question = $("poll-question").value.trim();
+      const options = $("poll-options").value.split(",").map((s) => s.trim()).filter((s) => s);
+      if (!question || options.length < 2) return say("poll: a question and at least two options, comma-separated", true);
+      const body = { question, options };
+      if ($("poll-duration").value !== "") body.duration_s = Number($("poll-duration").value);
+      post("/api/poll/open", body, "poll open");
+    });
+    wire("poll-close", () => post("/api/poll/close", {}, "poll close"));
+    wire("poll-show", () => post("/api/poll/show", {}, "poll on the dome"));
+    wire("poll-hide", () => post("/api/poll/hide", {}, "poll hidden"));
+  }
+
+  // Drag on the preview turns the sky: the domemaster is 180° across at zoom 1; dragging right pulls
+  // the sky to the right (what was left of the front comes to it: azimuth down), dragging down
+  // pulls it toward the front rim (what was higher comes down to the front: altitude up).
+  function wireDrag() {
+    const box = $("preview-box");
+    let last = null;
+    let pending = { az: 0, alt: 0 };
+    let timer = null;
+    const flush = () => {
+      timer = null;
+      const body = { d_az_deg: +pending.az.toFixed(3), d_alt_deg: +pending.alt.toFixed(3) };
+      pending = { az: 0, alt: 0 };
+      if (body.d_az_deg || body.d_alt_deg) post("/api/view", body, "turn");
+    };
+    box.addEventListener("pointerdown", (e) => {
+      if (!token || (lastState && lastState.controlled_by === "show")) return;
+      last = { x: e.clientX, y: e.clientY };
+      box.setPointerCapture(e.pointerId);
+      box.classList.add("dragging");
+    });
+    box.addEventListener("pointermove", (e) => {
+      if (!last) return;
+      const zoom = (lastState && lastState.view && lastState.view.zoom) || 1;
+      const degPerPx = 180 / box.clientWidth / zoom;
+      pending.az -= (e.clientX - last.x) * degPerPx;
+      pending.alt += (e.clientY - last.y) * degPerPx;
+      last = { x: e.clientX, y: e.clientY };
+      if (!timer) timer = setTimeout(flush, DRAG_SEND_MS);
+    });
+    const end = () => {
+      if (!last) return;
+      last = null;
+      box.classList.remove("dragging");
+      clearTimeout(timer);
+      flush();
+    };
+    box.addEventListener("pointerup", end);
+    box.addEventListener("pointercancel", end);
+  }
+
+  function wireSearch() {
+    const input = $("goto-search");
+    let timer = null;
+    let asked = 0;
+    const search = async () => {
+      const q = input.value.trim();
+      const ticket = ++asked;
+      if (!q) return $("goto-results").replaceChildren();
+      let answer;
+      try {
+        answer = await get(`/api/search?q=${encodeURIComponent(q)}&limit=${SEARCH_LIMIT}`);
+      } catch (e) {
+        return say(`search: ${e.message}`, true);
+      }
+      if (ticket !== asked) return;   // an older answer arriving late
+      const results = answer.results || [];
+      $("goto-results").replaceChildren(...(results.length ? results.map((r) => {
+        const button = el("button", { type: "button" }, r.label, el("span", { className: "kind", textContent: r.kind }));
+        button.dataset.testid = `goto-result-${r.key}`;
+        button.dataset.key = r.key;
+        button.setAttribute("data-control", "");
+        button.setAttribute("data-sky", "");
+        button.addEventListener("click", () => post("/api/goto", { target: r.key }, `go to ${r.label}`));
+        return button;
+      }) : [el("span", { className: "unit", textContent: `nothing called “${q}”` })]));
+      applyReadOnly();
+    };
+    input.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(search, SEARCH_DEBOUNCE_MS);
+    });
+    input.addEventListener("keydown", (e) => {
+      if (e.key !== "Enter") return;
+      clearTimeout(timer);
+      const first = $("goto-results").querySelector("button");
+      if (first) first.click(); else search();
+    });
+  }
+
+  async function loadPlaces() {
+    try {
+      const answer = await get("/api/places");
+      $("place-select").replaceChildren(...(answer.places || []).map((p) =>
+        el("option", { value: p.name, textContent: p.note ? `${p.name} (${p.note})` : p.name })));
+    } catch (e) {
+      say(`places: ${e.message}`, true);
+    }
+  }
+
+  async function loadShows() {
+    try {
+      const answer = await get("/api/shows");
+      $("show-select").replaceChildren(...(answer.shows || []).map((s) =>
+        el("option", { value: s.path, textContent: s.title || s.path, title: s.path })));
+    } catch (e) {
+      say(`shows: ${e.message}`, true);
+    }
+  }
+
+  // A tablet put to sleep or a tab in the background watches nothing: the master's preview
+  // renders only while somebody watches, so the stream closes until the page is seen again.
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) {
+      clearTimeout(reconnectTimer);
+      reconnectTimer = null;
+      if (socket) {
+        const old = socket;
+        socket = null;
+        old.close();
+        setConnected(false);
+        $("conn").textContent = "paused (page hidden)";
+      }
+    } else if (!socket) {
+      reconnectNow();
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", () => {
+    wireControls();
+    takeTokenFromFragment();
+    loadPlaces();
+    loadShows();
+    connect();
+  });
+})();
