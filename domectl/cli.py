@@ -235,13 +235,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refraction", action="store_true", help="apply atmospheric refraction")
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    from domectl import cli_keys, cli_poll, cli_show, cli_votes, cli_warp
+    from domectl import cli_keys, cli_poll, cli_preview, cli_show, cli_votes, cli_warp
 
     cli_warp.add_parser(sub)
     cli_keys.add_parser(sub)
     cli_show.add_parser(sub)
     cli_poll.add_parser(sub)
     cli_votes.add_parser(sub)
+    cli_preview.add_parser(sub)
     return parser
 
 
@@ -388,8 +389,11 @@ def _start_services(hall, master, keys_dir):
     from domectl.services import start_services
 
     services = start_services(hall, master, keys_dir)
-    print(f"master: votes on udp port {hall.osc.vote_port} (/vote <seat> <button>), control API on "
-          f"http://{hall.master.host}:{services.control.port}/api/state", flush=True)
+    base = f"http://{hall.master.host}:{services.control.port}"
+    print(f"master: votes on udp port {hall.osc.vote_port} (/vote <seat> <button>), control surfaces on udp port "
+          f"{services.osc_control.port} (/domectl/...), control API on {base}/api/state", flush=True)
+    # The token in the fragment: a browser keeps it and never sends it to a server or a log.
+    print(f"master: operator console on {base}/#token={services.control.token}", flush=True)
     return services
 
 
@@ -531,7 +535,8 @@ def _lazy(module: str, function: str):
 COMMANDS = {"run": cmd_run, "master": cmd_master, "node": cmd_node, "config": cmd_config,
             "data": cmd_data, "sky": cmd_sky, "render": cmd_render, "status": cmd_status,
             "warp": cmd_warp, "keys": cmd_keys, "show": _lazy("cli_show", "cmd_show"),
-            "poll": _lazy("cli_poll", "cmd_poll"), "votes": _lazy("cli_votes", "cmd_votes")}
+            "poll": _lazy("cli_poll", "cmd_poll"), "votes": _lazy("cli_votes", "cmd_votes"),
+            "preview": _lazy("cli_preview", "cmd_preview")}
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """What each package brings with it, and that the sky and a frame need no network."""
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -24,6 +25,10 @@ def _run(code: str) -> subprocess.CompletedProcess:
     ("domectl.frame", ["moderngl", "zmq", "skyfield", "numpy"]),
     ("domectl.node", ["moderngl", "zmq", "skyfield"]),
     ("domectl.master", ["moderngl", "zmq", "skyfield"]),
+    # The master's side of the console preview: GL and the pixels live in its child process.
+    ("domectl.preview", ["moderngl", "zmq", "skyfield", "numpy", "PIL", "glfw"]),
+    # Imported to build `domectl`'s parser for every command.
+    ("domectl.cli_preview", ["moderngl", "zmq", "skyfield", "numpy", "glfw"]),
     ("domectl.config", ["moderngl", "zmq", "skyfield", "numpy"]),
     ("domectl.keys", ["moderngl", "zmq", "skyfield", "numpy"]),
     ("domectl.layermix", ["moderngl", "zmq", "skyfield", "numpy"]),
@@ -40,6 +45,20 @@ def test_dependencies_point_one_way(module, forbidden):
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "", f"importing {module} brought in {result.stdout.strip()}"
+
+
+#: An import of GL or of the window library, and a use of render.window's private GLFW loader.
+_GL_IMPORT = re.compile(r"^\s*(import|from)\s+(moderngl|glfw)\b|\b_glfw\b", re.MULTILINE)
+
+
+@pytest.mark.parametrize("package", ["domectl", "warp", "calibration"])
+def test_only_render_touches_gl_and_windows(package):
+    # Even lazily, inside a function: the import tests above only see module-level imports.
+    found = [f"{path.relative_to(ROOT)}:{source[:match.start()].count(chr(10)) + 1}"
+             for path in sorted((ROOT / package).rglob("*.py"))
+             for source in [path.read_text()] for match in _GL_IMPORT.finditer(source)]
+    assert found == [], f"GL or GLFW used outside render/ (draw through render/: render.window.LiveWindow, " \
+                        f"render.context): {found}"
 
 
 def test_loading_the_sky_and_rendering_a_frame_open_no_network_connection():
