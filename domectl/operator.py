@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from domectl.control import Refused
+from domectl.control import BadRequest, Refused
 from domectl.errors import ConfigError, TimeRangeError
 from domectl.layermix import DEFAULT_FADE_S, LAYER_NAMES, Fade
 from domectl.motion import check_view, plan
@@ -29,10 +29,6 @@ BLACKOUT_FADE_S = 1.0
 RESTORE_FADE_S = 1.5
 #: Longest fade a command may ask for: a fade longer than this is a typo.
 MAX_FADE_S = 600.0
-
-
-class BadRequest(ValueError):
-    """The request is malformed (HTTP 400): the message names the field."""
 
 
 def number(value, field: str, low: float | None = None, high: float | None = None) -> float:

@@ -15,9 +15,13 @@ from pathlib import Path
 
 from domectl.config import Hall
 from domectl.control import ControlError, ControlServer, Refused, control_token
+from domectl.errors import DomectlError
+from domectl.operator import BadRequest
 from domectl.status import run_dir, state_dir
 
 log = logging.getLogger("domectl.services")
+#: What a command handler raises to refuse (the HTTP API answers 4xx; OSC counts "refused").
+REFUSALS = (Refused, DomectlError, ValueError)
 
 
 def vote_log_path(hall: Hall, role: str) -> Path:
@@ -45,9 +49,14 @@ def open_votes(hall: Hall, role: str):
 class Services:
     votes: object | None
     control: ControlServer | None
+    osc_control: object | None = None
+    preview: object | None = None
+    master: object | None = None
 
     def stop(self) -> None:
-        for server in (self.votes, self.control):
+        if self.master is not None and self.osc_control in self.master.inputs:
+            self.master.inputs.remove(self.osc_control)
+        for server in (self.votes, self.control, self.osc_control, self.preview):
             if server is not None:
                 try:
                     server.stop()
@@ -60,40 +69,166 @@ def bind_host(hall: Hall) -> str:
     return "127.0.0.1" if hall.master.host == "127.0.0.1" else "0.0.0.0"
 
 
-def start_services(hall: Hall, master, keys_dir: Path | None) -> Services:
-    """Start the OSC vote endpoint and the HTTP control API for ``master`` (whose ``votes`` is set)."""
+def start_services(hall: Hall, master, keys_dir: Path | None, *, preview: bool = True) -> Services:
+    """Start the OSC vote endpoint, the OSC control surfaces' endpoint, the console's live preview
+    (``preview``) and the HTTP control API for ``master`` (whose ``votes`` is set)."""
+    from domectl.operator import Operator
+    from domectl.osccontrol import OscControl
     from domectl.voteserver import VoteServer
 
     host = bind_host(hall)
+    services = Services(votes=None, control=None, master=master)
     try:
-        votes = VoteServer.for_hall(hall, master.votes, host=host).start() if master.votes is not None else None
-    except OSError as e:
-        raise ControlError(f"{e.strerror} (cluster.toml [osc] vote_port)") from None
-    token = control_token(keys_dir, run_dir(hall.name))
-    control = ControlServer(host, hall.master.http_port, token, gets=_gets(master),
-                            posts=_posts(master)).start()
-    return Services(votes=votes, control=control)
+        try:
+            services.votes = (VoteServer.for_hall(hall, master.votes, host=host).start()
+                              if master.votes is not None else None)
+        except OSError as e:
+            raise ControlError(f"{e.strerror} (cluster.toml [osc] vote_port)") from None
+        operator = Operator(master)
+        posts = _posts(master, operator)
+        try:
+            services.osc_control = OscControl(posts, hall.osc.control_port, hall.osc.allowed_networks, host=host,
+                                              refusals=REFUSALS)
+        except OSError as e:
+            raise ControlError(f"OSC control port {hall.osc.control_port}: {e.strerror} "
+                               "(cluster.toml [osc] control_port)") from None
+        master.inputs.append(services.osc_control)
+        if preview:
+            from domectl.preview import PreviewRenderer
+
+            services.preview = PreviewRenderer(hall, lambda: master.current).start()
+        token = control_token(keys_dir, run_dir(hall.name))
+        services.control = ControlServer(
+            host, hall.master.http_port, token,
+            gets={**_gets(master), "/api/state": lambda: _live_state(master, services)}, posts=posts,
+            queries={"/api/search": _search(operator)},
+            raw_gets={"/api/frame": _frame_bytes(master), "/api/preview.jpg": _preview_jpeg(services.preview)},
+            live=lambda: _live_state(master, services), preview=services.preview).start()
+    except BaseException:
+        services.stop()
+        raise
+    return services
+
+
+def _live_state(master, services: Services) -> dict:
+    """/api/state: the master's status, with the console's own servers' counters."""
+    state = master.status()
+    if services.osc_control is not None:
+        state["osc_control"] = services.osc_control.stats()
+    if services.control is not None:
+        state["console"] = {"websockets": services.control.ws_clients,
+                            "preview": services.preview.stats if services.preview is not None else None}
+    return state
+
+
+def _frame_bytes(master):
+    def get():
+        from domectl.frame import encode_frame
+
+        state = master.current
+        return None if state is None else ("application/octet-stream", encode_frame(state))
+    return get
+
+
+def _preview_jpeg(preview):
+    def get():
+        image = preview.latest_jpeg() if preview is not None else None
+        return None if image is None else ("image/jpeg", image[1])
+    return get
+
+
+def _search(operator):
+    def search(query: dict) -> dict:
+        _fields(query, "search", ("q",), ("limit",))
+        try:
+            limit = int(query.get("limit", "10"))
+        except ValueError:
+            raise BadRequest(f"search: limit {query['limit']!r} is not a whole number") from None
+        if not 1 <= limit <= 100:
+            raise BadRequest(f"search: limit {limit}: must be in [1, 100]")
+        return {"results": operator.search(query["q"], limit)}
+    return search
 
 
 def _gets(master) -> dict:
-    gets = {"/api/state": master.status, "/api/show": master.show_status}
+    from domectl.places import PLACES
+
+    places = {"places": [{"name": p.name, "latitude_deg": p.latitude_deg, "longitude_deg": p.longitude_deg,
+                          "elevation_m": p.elevation_m, "note": p.note} for p in PLACES.values()]}
+    gets = {"/api/state": master.status, "/api/show": master.show_status, "/api/places": lambda: places,
+            "/api/shows": lambda: {"shows": show_files(master.hall)}}
     if master.votes is not None:
         gets["/api/poll"] = master.poll_status
     return gets
 
 
-def _posts(master) -> dict:
-    return {**_show_posts(master), **_poll_posts(master)}
+def show_files(hall: Hall) -> list[dict]:
+    """The show files the console offers: the hall's own ``shows/`` directory, then the bundled ones."""
+    import shows as bundled
+
+    from shows.format import ShowError, load_show
+
+    found: list[dict] = []
+    roots = [hall.root / "shows"] if hall.root is not None else []
+    for root in [*roots, Path(bundled.__file__).parent]:
+        for path in sorted(root.glob("*.show")) if root.is_dir() else ():
+            try:
+                title = load_show(path).title
+            except (OSError, ShowError) as e:
+                log.warning("show %s cannot be offered: %s", path, str(e).splitlines()[0])
+                continue
+            found.append({"path": str(path.resolve()), "title": title})
+    return found
+
+
+def _posts(master, operator) -> dict:
+    return {**_operator_posts(operator), **_show_posts(master), **_poll_posts(master)}
+
+
+def _operator_posts(op) -> dict:
+    """POST /api/time/*, /api/place, /api/view[/recenter], /api/goto, /api/pointer, /api/layer,
+    /api/language, /api/blackout, /api/restore (docs/console.md)."""
+
+    def call(action: str, method, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()):
+        def handler(body: dict) -> dict:
+            _fields(body, action, required, optional)
+            return method(**body)
+        return handler
+
+    def place(body: dict) -> dict:
+        if "name" in body:
+            _fields(body, "place", ("name",))
+            return op.place_named(body["name"])
+        _fields(body, "place", ("latitude_deg", "longitude_deg"), ("elevation_m",))
+        return op.place_at(**body)
+
+    return {
+        "/api/time/rate": call("time rate", op.set_rate, ("rate",)),
+        "/api/time/pause": call("time pause", op.pause),
+        "/api/time/resume": call("time resume", op.resume),
+        "/api/time/set": call("time set", op.set_time, ("utc",)),
+        "/api/time/now": call("time now", op.now),
+        "/api/place": place,
+        "/api/view": call("view", op.view, (), ("az_deg", "alt_deg", "zoom", "d_az_deg", "d_alt_deg",
+                                                "zoom_by", "smooth")),
+        "/api/view/recenter": call("view recenter", op.recenter),
+        "/api/goto": call("goto", op.goto, ("target",), ("zoom",)),
+        "/api/pointer": call("pointer", op.pointer, ("target",)),
+        "/api/layer": call("layer", op.layer, ("name",), ("on", "opacity", "fade_s")),
+        "/api/language": call("language", op.language, ("language",)),
+        "/api/blackout": call("blackout", op.blackout, (), ("fade_s",)),
+        "/api/restore": call("restore", op.restore, (), ("fade_s",)),
+    }
 
 
 def _fields(body: dict, action: str, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()) -> None:
     unknown = set(body) - set(required) - set(optional)
     if unknown:
         expected = ", ".join(required + optional) or "none"
-        raise Refused(f"{action}: unknown field(s) {', '.join(sorted(unknown))}; expected {expected}")
+        raise BadRequest(f"{action}: unknown field(s) {', '.join(sorted(unknown))}; expected {expected}")
     missing = [f for f in required if f not in body]
     if missing:
-        raise Refused(f"{action}: needs {', '.join(missing)}")
+        raise BadRequest(f"{action}: needs {', '.join(missing)}")
 
 
 def _show_posts(master) -> dict:
