@@ -47,7 +47,7 @@ def _rate(text: str) -> float:
         raise argparse.ArgumentTypeError(f"--rate {text!r}: {e}") from None
 
 
-def _positive_int(text: str) -> int:
+def positive_int_arg(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "output, the reconstructed domemaster and metrics to --out.")
     _config_arg(p)
     p.add_argument("--headless", action="store_true", help="render offscreen through EGL (no window)")
-    p.add_argument("--frames", type=_positive_int, default=8, help="frames to run (default: 8)")
+    p.add_argument("--frames", type=positive_int_arg, default=8, help="frames to run (default: 8)")
     p.add_argument("--scale", type=_scale, default=0.125,
                    help="shrink every projector's resolution by this factor (default: 0.125; 1 = full)")
     p.add_argument("--out", type=Path, default=Path("out/run"), help="output directory (default: out/run)")
@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run the master: bind the hall's frame and control ports, wait for the "
                                    "IGs, and drive frames live at the hall's fps.")
     _config_arg(p)
-    p.add_argument("--frames", type=_positive_int, default=None, help="stop after this many frames (default: run)")
+    p.add_argument("--frames", type=positive_int_arg, default=None, help="stop after this many frames (default: run)")
     p.add_argument("--time", default=None, help="UTC start time, ISO 8601 (default: now)")
     p.add_argument("--rate", type=_rate, default=1.0,
                    help="sim seconds per show second, -1e7..1e7; negative runs backwards, 0 pauses (default: 1)")
@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run one IG: receive frames from the master, render its projector's slice "
                                    "of the sky, warp and blend it, and present it at each swap.")
     _config_arg(p)
-    p.add_argument("--ig", type=_positive_int, required=True, help="this node's IG id (see cluster.toml)")
+    p.add_argument("--ig", type=positive_int_arg, required=True, help="this node's IG id (see cluster.toml)")
     p.add_argument("--headless", action="store_true", help="render offscreen through EGL (no window)")
     p.add_argument("--scale", type=_scale, default=1.0, help="shrink the projector resolution (default: 1)")
     p.add_argument("--out", type=Path, default=None, help="write the last presented frame as igNN.png here")
@@ -392,8 +392,18 @@ def _start_services(hall, master, keys_dir):
     base = f"http://{hall.master.host}:{services.control.port}"
     print(f"master: votes on udp port {hall.osc.vote_port} (/vote <seat> <button>), control surfaces on udp port "
           f"{services.osc_control.port} (/domectl/...), control API on {base}/api/state", flush=True)
-    # The token in the fragment: a browser keeps it and never sends it to a server or a log.
-    print(f"master: operator console on {base}/#token={services.control.token}", flush=True)
+    # The token in the fragment: a browser keeps it and never sends it to a server. Printed only
+    # to a terminal: a master run by systemd would otherwise leave it in the journal.
+    if sys.stdout.isatty():
+        print(f"master: operator console on {base}/#token={services.control.token}", flush=True)
+    else:
+        from domectl.control import TOKEN_FILE
+        from domectl.status import run_dir
+
+        where = keys_dir / TOKEN_FILE if keys_dir is not None and (keys_dir / TOKEN_FILE).is_file() \
+            else run_dir(hall.name) / TOKEN_FILE
+        print(f"master: operator console on {base}/ (its control token is in {where}; open "
+              f"{base}/#token=<token> once on each console)", flush=True)
     return services
 
 

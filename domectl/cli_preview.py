@@ -54,7 +54,7 @@ KEYS_HELP = ("arrows turn the sky, + / - zoom, 0 recenter, space pause/resume, [
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``preview`` to ``domectl``'s subparsers."""
-    from domectl.cli import size_px_arg
+    from domectl.cli import positive_int_arg, size_px_arg
 
     p = subparsers.add_parser(
         "preview", help="the live dome in a window, from the running master (keys control it)",
@@ -70,21 +70,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="key directory with control.token (default: <config dir>/keys)")
     p.add_argument("--token", default=None,
                    help="the control token (default: found on this machine; without one the window only watches)")
-    p.add_argument("--frames", type=_frames_arg, default=None, metavar="N",
+    p.add_argument("--frames", type=positive_int_arg, default=None, metavar="N",
                    help="close the window after N frames (default: when closed or Esc)")
     p.add_argument("--screenshot", type=Path, default=None, metavar="FILE",
                    help="write the window's last picture to this PNG when it closes")
     return p
-
-
-def _frames_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--frames {text!r}: not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"--frames {value}: must be at least 1")
-    return value
 
 
 # ------------------------------------------------------------ keys -> commands

@@ -38,7 +38,7 @@ from domectl.config import Hall
 from domectl.errors import DomectlError, PeerError
 from domectl.frame import BodyView, FrameState, Overlay
 from domectl.layermix import DEFAULT_FADE_S, Fade, LayerMix
-from domectl.motion import Move
+from domectl.motion import Path as MovePath
 from domectl.simclock import SimClock
 from domectl.status import WRITE_INTERVAL_S, write_status
 from domectl.protocol import (
@@ -67,7 +67,7 @@ EXPIRE_EVERY_S = 0.05
 # The identity each IG's DEALER sets ("ig07"), precomputed for the per-message check.
 _IDENTITIES = {ig: f"ig{ig:02d}".encode() for ig in range(0, 1000)}
 #: Version of the mirror's JSON layout (Master.mirror); a standby refuses another.
-MIRROR_FORMAT = 1
+MIRROR_FORMAT = 2
 #: The console's rate buttons (sim seconds per second): reverse, real time, time-lapses up to a day a second.
 RATE_PRESETS = (-3600.0, -60.0, -1.0, 1.0, 10.0, 60.0, 600.0, 3600.0, 86400.0)
 
@@ -176,7 +176,7 @@ class Master:
         #: the scene: a frame's state is computed whole under it, a command applies whole.
         self.lock = threading.RLock()
         #: The operator's view move in progress (goto, recenter, smooth view), or None.
-        self.move: Move | None = None
+        self.move: MovePath | None = None
         #: The operator's blackout level over show time: 0 the dome shows everything, 1 black.
         self.dim = Fade(0.0, 0.0, 0.0, 0.0)
         #: The rate a pause stopped (resume goes back to it), None when not paused by pause().
@@ -260,7 +260,6 @@ class Master:
             keep = 1.0 - level
             layers = tuple((name, opacity * keep) for name, opacity in layers)
             overlays = tuple(dataclasses.replace(o, opacity=o.opacity * keep) for o in overlays)
-            star_brightness *= keep
             blackout = blackout or level >= 1.0
         latitude_deg, longitude_deg, elevation_m = site
         sky = self.ephemeris.sample(utc, latitude_deg, longitude_deg, elevation_m)
@@ -348,36 +347,44 @@ class Master:
         A show that says ``start now`` starts at the sim time the dome shows now."""
         from domectl.showrun import ShowRun
 
-        run = ShowRun.load(path, start_utc=self.clock.utc(self._next_position()), hall_site=self.hall_site(),
-                           votes=self.votes)
-        old, self.show = self.show, run
-        self.move = None
-        if old is not None:
-            old.close()
+        with self.lock:
+            start_utc = self.clock.utc(self._next_position())
+        # Parsed outside the lock (a long show takes a moment): the frame loop carries on meanwhile.
+        run = ShowRun.load(path, start_utc=start_utc, hall_site=self.hall_site(), votes=self.votes)
+        with self.lock:
+            old, self.show = self.show, run
+            self.move = None
+            if old is not None:
+                old.close()
         log.info("show %s loaded (%s), paused at 0:00", run.path, run.title)
         return run
 
     def unload_show(self) -> bool:
-        """Stop the show; the operator's scene carries on from the show's last frame (time, rate,
-        place, view, pointer and layers as they were, blackout included; the zoom back at 1, which
-        the operator has no control for yet). False if none was loaded."""
-        run = self.show
-        if run is None:
-            return False
-        last = run.last
-        if last is not None:            # the operator's scene first, so no frame shows the old one
-            shown, position = last.scene, self._next_position()
-            layers = LayerMix(on=())
-            for name, opacity in shown.frame_layers():
-                layers.fade(name, opacity, 0.0, now_s=self.next_time_s())
-            self.clock = self.clock.jump(position, shown.utc).set_rate(position, shown.rate)
-            self._edge_logged = False
-            self.site = shown.site
-            self.scene = dataclasses.replace(self.scene, view_az_deg=shown.view_az_deg,
-                                             view_alt_deg=shown.view_alt_deg, zoom=1.0,
-                                             pointer=shown.pointer, layers=layers)
-        self.show = None
-        run.close()
+        """Stop the show; the operator's scene carries on from the show's last frame: time, rate,
+        place, view, zoom, pointer and layers as they were, and the show's blackout level as the
+        operator's (a show that ended black stays black until the operator restores it).
+        False if none was loaded."""
+        with self.lock:
+            run = self.show
+            if run is None:
+                return False
+            last = run.last
+            if last is not None:            # the operator's scene first, so no frame shows the old one
+                shown, position, now_s = last.scene, self._next_position(), self.next_time_s()
+                layers = LayerMix(on=())
+                for name, opacity in shown.layers.items():
+                    layers.fade(name, opacity, 0.0, now_s=now_s)
+                self.clock = self.clock.jump(position, shown.utc).set_rate(position, shown.rate)
+                self._edge_logged = False
+                self.site, self.site_name = shown.site, None
+                self.scene = dataclasses.replace(self.scene, view_az_deg=shown.view_az_deg,
+                                                 view_alt_deg=shown.view_alt_deg, zoom=shown.zoom,
+                                                 pointer=shown.pointer, layers=layers)
+                level = max(shown.blackout, self.dim.at(now_s))
+                self.dim = Fade(level, level, now_s, 0.0)
+            self.move, self.paused_rate = None, None
+            self.show = None
+            run.close()
         log.info("show %s stopped; the operator has the dome", run.path)
         return True
 
@@ -459,9 +466,9 @@ class Master:
         deadline = t0 + (deadline_ns if deadline_ns is not None else self.deadline_ns)
         with self.lock:
             state = self.frame_state(frame, deadline)
+            self.current = state
+            self.barrier.begin(frame, t0, deadline)
         self.metrics.sky_ms.append((self.clock_ns() - t0) / 1e6)
-        self.current = state
-        self.barrier.begin(frame, t0, deadline)
         self.link.publish(Frame(state))
         while True:
             decision = self.barrier.poll(self.clock_ns())
@@ -570,7 +577,7 @@ class Master:
             offset = float(mirror["show_offset_s"])
             show_tally = bool(sc.get("show_tally", False))
             op = mirror.get("operator") or {}
-            move = Move.restore(op["move"]) if op.get("move") else None
+            move = MovePath.restore(op["move"]) if op.get("move") else None
             dim = Fade(*(float(x) for x in op.get("dim", (0.0, 0.0, 0.0, 0.0))))
             paused_rate = None if op.get("paused_rate") is None else float(op["paused_rate"])
             site_name = None if op.get("site_name") is None else str(op["site_name"])
@@ -632,10 +639,23 @@ class Master:
         state = self.current
         show = self.show_status()
         now_s = self.next_time_s()
-        az, alt, zoom = self.view_at(now_s)
         sc = self.scene
-        sim_utc = self.clock.utc(max(self.barrier.frame, 0) + self._show_offset_s * self.fps) \
-            .isoformat().replace("+00:00", "Z")
+        level = 1.0 if sc.blackout else self.dim.at(now_s)
+        target = 1.0 if sc.blackout else self.dim.target_opacity
+        shown = self.show.last.scene if self.show is not None and self.show.last is not None else None
+        if shown is None:            # the operator's scene
+            az, alt, zoom = self.view_at(now_s)
+            utc = self.clock.utc(max(self.barrier.frame, 0) + self._show_offset_s * self.fps)
+            rate, site, site_name, pointer = self.clock.rate, self.site, self.site_name, sc.pointer
+            layers = [{"name": name, "opacity": opacity, "on": sc.layers.target(name) > 0.5}
+                      for name, opacity in sc.layers.state(now_s)]
+        else:                        # the show's, as its last frame showed it
+            az, alt, zoom = shown.view_az_deg, shown.view_alt_deg, shown.zoom
+            utc, rate, site, site_name, pointer = shown.utc, shown.rate, shown.site, None, shown.pointer
+            layers = [{"name": name, "opacity": opacity, "on": opacity > 0.5} for name, opacity in shown.layers.items()]
+            level = 1.0 - (1.0 - level) * (1.0 - shown.blackout)
+            target = max(target, shown.blackout)
+        sim_utc = utc.isoformat().replace("+00:00", "Z")
         return {
             "frame": int(self.barrier.frame),
             "show_time_s": state.show_time_s if state else 0.0,
@@ -652,19 +672,15 @@ class Master:
             "show": show,
             "controlled_by": "show" if show is not None else "operator",
             "next_cue": None if not show or show.get("next_cue_s") is None
-            else {"show_time_s": show["next_cue_s"], "label": show.get("label", "")},
-            "time": {"utc": sim_utc, "rate": self.clock.rate, "paused": self.clock.rate == 0.0,
-                     "presets": list(RATE_PRESETS)},
-            "site": {"name": self.site_name, "latitude_deg": self.site[0], "longitude_deg": self.site[1],
-                     "elevation_m": self.site[2]},
+            else {"show_time_s": show["next_cue_s"], "label": show.get("next_cue_label", "")},
+            "time": {"utc": sim_utc, "rate": rate, "paused": rate == 0.0, "presets": list(RATE_PRESETS)},
+            "site": {"name": site_name, "latitude_deg": site[0], "longitude_deg": site[1], "elevation_m": site[2]},
             "view": {"az_deg": az, "alt_deg": alt, "zoom": zoom, "moving": self.move is not None,
                      "target": self.move.target if self.move is not None else ""},
-            "layers": [{"name": name, "opacity": opacity, "on": sc.layers.target(name) > 0.5}
-                       for name, opacity in sc.layers.state(now_s)],
+            "layers": layers,
             "language": sc.language, "languages": list(self.hall.languages),
-            "blackout": {"level": 1.0 if sc.blackout else self.dim.at(now_s),
-                         "target": 1.0 if sc.blackout else self.dim.target_opacity},
-            "pointer": sc.pointer,
+            "blackout": {"level": level, "target": target},
+            "pointer": pointer,
             "nodes": [{"ig": n.ig, "online": n.online, "in_barrier": n.in_barrier, "fps": round(n.fps, 2),
                        "render_ms": round(n.render_ms, 3), "missed": n.missed, "swaps": n.swaps,
                        "joins": n.joins} for n in self.barrier.nodes.values()],

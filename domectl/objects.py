@@ -25,6 +25,20 @@ import numpy as np
 
 from domectl import skydata
 
+#: The Sun, Moon and planets in the hall's languages (the pointer's and the search's names).
+BODY_NAMES: dict[str, dict[str, str]] = {
+    "sun": {"fr": "Soleil", "en": "Sun", "de": "Sonne", "nl": "Zon"},
+    "moon": {"fr": "Lune", "en": "Moon", "de": "Mond", "nl": "Maan"},
+    "mercury": {"fr": "Mercure", "en": "Mercury", "de": "Merkur", "nl": "Mercurius"},
+    "venus": {"fr": "Vénus", "en": "Venus", "de": "Venus", "nl": "Venus"},
+    "mars": {"fr": "Mars", "en": "Mars", "de": "Mars", "nl": "Mars"},
+    "jupiter": {"fr": "Jupiter", "en": "Jupiter", "de": "Jupiter", "nl": "Jupiter"},
+    "saturn": {"fr": "Saturne", "en": "Saturn", "de": "Saturn", "nl": "Saturnus"},
+    "uranus": {"fr": "Uranus", "en": "Uranus", "de": "Uranus", "nl": "Uranus"},
+    "neptune": {"fr": "Neptune", "en": "Neptune", "de": "Neptun", "nl": "Neptunus"},
+    "pluto": {"fr": "Pluton", "en": "Pluto", "de": "Pluto", "nl": "Pluto"},
+}
+
 _KIND_ORDER = {"body": 0, "constellation": 1, "star": 2}
 _HIP = re.compile(r"^\s*hip\s*(\d+)\s*$", re.IGNORECASE)
 
@@ -47,8 +61,6 @@ class SkyObject:
 
 class ObjectIndex:
     def __init__(self, languages: tuple[str, ...]):
-        from render.pointer import BODY_NAMES
-
         self.languages = languages
         objects: list[SkyObject] = [SkyObject(name, "body", {lang: BODY_NAMES[name].get(lang, name.title())
                                                              for lang in languages}) for name in BODY_NAMES]
@@ -119,6 +131,11 @@ class ObjectIndex:
             self._stars = skydata.load_stars()
         return self._stars
 
+    def constellation_points(self) -> dict[str, np.ndarray]:
+        if self._constellation_points is None:
+            self._constellation_points = skydata.load_constellation_labels()
+        return self._constellation_points
+
     def direction_enu(self, obj: SkyObject, sample) -> np.ndarray | None:
         """Unit ENU vector of ``obj`` in ``sample`` (an ephemeris SkySample), None if unknown."""
         if obj.kind == "body":
@@ -134,9 +151,7 @@ class ObjectIndex:
                 return None
             icrs = np.asarray(stars.icrs_xyz[hits[0]], dtype=np.float64)
         else:
-            if self._constellation_points is None:
-                self._constellation_points = skydata.load_constellation_labels()
-            points = self._constellation_points.get(obj.key)
+            points = self.constellation_points().get(obj.key)
             if points is None:
                 return None
             icrs = np.atleast_2d(np.asarray(points, dtype=np.float64)).mean(axis=0)

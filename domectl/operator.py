@@ -14,15 +14,19 @@ drives the dome, no such object, a time outside the ephemeris; HTTP 409).
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 
 from domectl.control import BadRequest, Refused
 from domectl.errors import ConfigError, TimeRangeError
 from domectl.layermix import DEFAULT_FADE_S, LAYER_NAMES, Fade
-from domectl.motion import check_view, plan
-from domectl.projection import ZOOM_CENTRE_ELEV_DEG, enu_to_altaz
+from domectl.motion import TooFast, check_view, plan
+from domectl.projection import MAX_ZOOM, MIN_ZOOM, ZOOM_CENTRE_ELEV_DEG, enu_to_altaz
+
+log = logging.getLogger("domectl.operator")
 
 #: A fade to black the audience sees as deliberate, not as a failure; the panic button is 0.
 BLACKOUT_FADE_S = 1.0
@@ -33,8 +37,12 @@ MAX_FADE_S = 600.0
 
 def number(value, field: str, low: float | None = None, high: float | None = None) -> float:
     """``value`` as a finite float in [low, high], else BadRequest naming ``field``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise BadRequest(f"{field} must be a number, not {value!r}")
+    try:
+        finite = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    except OverflowError:             # an integer of hundreds of digits
+        finite = False
+    if not finite:
+        raise BadRequest(f"{field} must be a number, not {str(value)[:40]}")
     if (low is not None and value < low) or (high is not None and value > high):
         raise BadRequest(f"{field} {value:g}: must be in [{low:g}, {high:g}]")
     return float(value)
@@ -47,10 +55,32 @@ def text(value, field: str) -> str:
 
 
 class Operator:
-    def __init__(self, master, *, wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+    def __init__(self, master, *, wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 warm_up: bool = False):
         self.master = master
         self.wall_clock = wall_clock
         self._index = None
+        self._ephemeris = None
+        if warm_up:        # names and star directions loaded now, not by the first OSC goto in the frame loop
+            threading.Thread(target=self._warm_up, name="operator-warm-up", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        try:
+            self.index.stars()
+            self.index.constellation_points()
+        except Exception:        # the first search or goto tries again and reports it
+            log.exception("loading the sky objects' names")
+
+    @property
+    def ephemeris(self):
+        """The goto planner's own ephemeris cache: its samples (a moving target's end, at any
+        rate) never push out the blocks the frame loop is using; the Skyfield data is shared."""
+        if self._ephemeris is None:
+            from domectl.ephemeris import CachedEphemeris
+
+            eph = getattr(self.master.ephemeris, "eph", None)
+            self._ephemeris = CachedEphemeris(eph) if eph is not None else self.master.ephemeris
+        return self._ephemeris
 
     @property
     def index(self):
@@ -113,10 +143,14 @@ class Operator:
             raise BadRequest(f"utc {utc_text!r}: write an ISO 8601 time such as 2026-11-20T21:00:00Z") from None
         if when.tzinfo is None:
             raise BadRequest(f"utc {utc_text!r}: give the zone (Z for UTC)")
+        try:
+            when = when.astimezone(timezone.utc)
+        except OverflowError:
+            raise BadRequest(f"utc {utc_text!r}: out of the calendar") from None
         with self.master.lock:
             self._free("time set")
             try:
-                self.master.jump(when.astimezone(timezone.utc))
+                self.master.jump(when)
             except TimeRangeError as e:
                 raise Refused(str(e)) from None
         return self._state("time")
@@ -183,8 +217,8 @@ class Operator:
             if d_alt_deg is not None:
                 # A drag past the zenith or the nadir stops there.
                 alt = min(90.0, max(-90.0, alt + number(d_alt_deg, "d_alt_deg", -180.0, 180.0)))
-            if zoom_by is not None:
-                z *= number(zoom_by, "zoom_by", 1e-3, 1e3)
+            if zoom_by is not None:      # a zoom button held past the end stops there
+                z = min(MAX_ZOOM, max(MIN_ZOOM, z * number(zoom_by, "zoom_by", 1e-3, 1e3)))
             try:
                 target = check_view(az, alt, z)
             except ValueError as e:
@@ -202,7 +236,7 @@ class Operator:
     def _go(self, view, now_s: float, *, smooth: bool, target: str = "") -> None:
         m = self.master
         if smooth:
-            m.move = plan(m.view_at(now_s), now_s, lambda t: view, target=target)
+            m.move = plan(m.view_at(now_s), now_s, lambda t: view, target=target, current=m.move)
         else:
             m.move = None
             m.scene.view_az_deg, m.scene.view_alt_deg, m.scene.zoom = view
@@ -231,7 +265,7 @@ class Operator:
             seen = {}
 
             def target_at(t_s: float):
-                sample = m.ephemeris.sample(m.clock.utc(t_s * m.fps), *m.site)
+                sample = self.ephemeris.sample(m.clock.utc(t_s * m.fps), *m.site)
                 enu = self.index.direction_enu(obj, sample)
                 if enu is None:
                     raise Refused(f"{obj.key}: not in this sky")
@@ -239,7 +273,10 @@ class Operator:
                 seen["alt"] = float(alt)
                 return float(az) % 360.0, min(90.0, max(-90.0, float(alt) - frame_alt_deg)), zoom_end
 
-            m.move = plan(start, now_s, target_at, target=obj.key)
+            try:
+                m.move = plan(start, now_s, target_at, target=obj.key, current=m.move)
+            except TooFast as e:
+                raise Refused(f"goto {obj.label(m.scene.language)}: at {m.clock.rate:g}x {e}") from None
             m.scene.pointer = obj.key
             move = m.move
         return {**self._state("view", "pointer"), "target": obj.key,

@@ -16,23 +16,21 @@ command's handler said no: a show is playing, no such object, ...).
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
-import socket
-from collections import Counter
 from collections.abc import Callable, Mapping
 
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 
 from domectl.layermix import LAYER_NAMES
+from domectl.oscio import UdpInbox
 
 log = logging.getLogger("domectl.osccontrol")
 
 PREFIX = "/domectl"
 #: A surface sends a few messages per gesture; more than this per frame waits for the next.
-MAX_DATAGRAMS_PER_POLL = 64
+MAX_DATAGRAMS_PER_POLL = 16
 #: Bundles nest; deeper than this is an attack or a bug.
 MAX_BUNDLE_DEPTH = 8
 MAX_DATAGRAM_BYTES = 4096
@@ -151,7 +149,7 @@ def _messages(data: bytes, depth: int = 0):
         yield OscMessage(data)
 
 
-class OscControl:
+class OscControl(UdpInbox):
     """The master's OSC control endpoint: read by the frame loop, handled by the REST handlers."""
 
     name = "osc_control"
@@ -159,42 +157,15 @@ class OscControl:
     def __init__(self, handlers: Mapping[str, Callable[[dict], dict]], port: int,
                  allowed_networks: tuple[str, ...], host: str = "0.0.0.0",
                  refusals: tuple[type[BaseException], ...] = (ValueError,)):
+        super().__init__(port, allowed_networks, host)
         self.handlers = dict(handlers)
         self.refusals = refusals
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setblocking(False)
-        try:
-            self.sock.bind((host, int(port)))
-        except OSError:
-            self.sock.close()
-            raise
-        self.port = self.sock.getsockname()[1]
-        self.networks = tuple(ipaddress.ip_network(n, strict=False) for n in allowed_networks)
-        self.rejected: Counter[str] = Counter()
         self.accepted = 0
         self.released = 0
 
-    def _allowed(self, host: str) -> bool:
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        return any(address in network for network in self.networks)
-
     def poll(self) -> None:
         """Handle what has arrived; never blocks, never raises into the frame loop."""
-        for _ in range(MAX_DATAGRAMS_PER_POLL):
-            try:
-                data, (host, _port) = self.sock.recvfrom(65536)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as e:
-                self.rejected["socket_error"] += 1
-                log.debug("osc control socket: %s", e)
-                return
-            if not self._allowed(host):
-                self.rejected["not_allowed_source"] += 1
-                continue
+        for data in self.datagrams(MAX_DATAGRAMS_PER_POLL):
             if len(data) > MAX_DATAGRAM_BYTES or len(data) % 4:      # OSC packets are whole 32-bit words
                 self.rejected["malformed"] += 1
                 continue
@@ -236,7 +207,5 @@ class OscControl:
         return {"port": self.port, "accepted": self.accepted, "released": self.released,
                 "rejected": dict(self.rejected)}
 
-    def close(self) -> None:
-        self.sock.close()
-
-    stop = close
+    def stop(self) -> None:
+        self.close()

@@ -24,7 +24,7 @@ import math
 import socket
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
@@ -91,21 +91,27 @@ class AudioCues:
         self.sock.close()
 
 
-class TimecodeChase:
-    """The show time an external OSC timecode asks for, extrapolated between packets."""
+class UdpInbox:
+    """A non-blocking UDP socket the frame loop reads: datagrams from ``allowed_networks`` only.
 
-    def __init__(self, port: int, allowed_networks: tuple[str, ...], host: str = "0.0.0.0",
-                 clock_s: Callable[[], float] = time.monotonic):
+    :meth:`datagrams` yields what has arrived (at most ``limit``), never blocks or
+    raises; a sender outside the networks is counted under ``not_allowed`` and a
+    socket error under ``socket_error`` in ``rejected``.
+    """
+
+    def __init__(self, port: int, allowed_networks: tuple[str, ...], host: str = "0.0.0.0", *,
+                 not_allowed: str = "not_allowed_source"):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
-        self.sock.bind((host, int(port)))
+        try:
+            self.sock.bind((host, int(port)))
+        except OSError:
+            self.sock.close()
+            raise
         self.port = self.sock.getsockname()[1]
-        self.networks = tuple(ipaddress.ip_network(n) for n in allowed_networks)
-        self.clock_s = clock_s
+        self.networks = tuple(ipaddress.ip_network(n, strict=False) for n in allowed_networks)
         self.rejected: Counter[str] = Counter()
-        self.received = 0
-        self._timecode_s: float | None = None
-        self._received_at_s = 0.0
+        self._not_allowed = not_allowed
 
     def _allowed(self, host: str) -> bool:
         try:
@@ -114,20 +120,39 @@ class TimecodeChase:
             return False
         return any(address in network for network in self.networks)
 
-    def poll(self) -> None:
-        """Read what has arrived (at most MAX_DATAGRAMS_PER_POLL datagrams); never blocks or raises."""
-        for _ in range(MAX_DATAGRAMS_PER_POLL):
+    def datagrams(self, limit: int = MAX_DATAGRAMS_PER_POLL) -> Iterator[bytes]:
+        for _ in range(limit):
             try:
                 data, (host, _port) = self.sock.recvfrom(65536)
-            except BlockingIOError:
+            except (BlockingIOError, InterruptedError):
                 return
             except OSError as e:
                 self.rejected["socket_error"] += 1
-                log.debug("timecode socket: %s", e)
+                log.debug("udp port %d: %s", self.port, e)
                 return
             if not self._allowed(host):
-                self.rejected["network"] += 1
+                self.rejected[self._not_allowed] += 1
                 continue
+            yield data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class TimecodeChase(UdpInbox):
+    """The show time an external OSC timecode asks for, extrapolated between packets."""
+
+    def __init__(self, port: int, allowed_networks: tuple[str, ...], host: str = "0.0.0.0",
+                 clock_s: Callable[[], float] = time.monotonic):
+        super().__init__(port, allowed_networks, host, not_allowed="network")
+        self.clock_s = clock_s
+        self.received = 0
+        self._timecode_s: float | None = None
+        self._received_at_s = 0.0
+
+    def poll(self) -> None:
+        """Read what has arrived (at most MAX_DATAGRAMS_PER_POLL datagrams); never blocks or raises."""
+        for data in self.datagrams():
             try:
                 message = OscMessage(data)
             except Exception:  # python-osc raises several types for bad datagrams
@@ -153,6 +178,3 @@ class TimecodeChase:
         if elapsed > TIMECODE_TIMEOUT_S:
             return None
         return self._timecode_s + elapsed
-
-    def close(self) -> None:
-        self.sock.close()

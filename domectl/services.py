@@ -84,7 +84,7 @@ def start_services(hall: Hall, master, keys_dir: Path | None, *, preview: bool =
                               if master.votes is not None else None)
         except OSError as e:
             raise ControlError(f"{e.strerror} (cluster.toml [osc] vote_port)") from None
-        operator = Operator(master)
+        operator = Operator(master, warm_up=True)
         posts = _posts(master, operator)
         try:
             services.osc_control = OscControl(posts, hall.osc.control_port, hall.osc.allowed_networks, host=host,
@@ -242,16 +242,20 @@ def _show_posts(master) -> dict:
     def load(body: dict) -> dict:
         _fields(body, "show load", ("path",), ("play",))
         if not isinstance(body["path"], str) or not body["path"]:
-            raise Refused("show load: path must be the show file's path on the master's computer")
-        run = master.load_show(body["path"])
+            raise BadRequest("show load: path must be the show file's path on the master's computer")
+        if not isinstance(body.get("play", False), bool):
+            raise BadRequest(f"show load: play must be true or false, not {body['play']!r}")
+        run = master.load_show(body["path"])          # parses outside the lock, swaps under it
         if body.get("play"):
-            run.play(master.next_time_s())
+            with master.lock:
+                run.play(master.next_time_s())
         return master.show_status()
 
     def command(name: str):
         def handler(body: dict) -> dict:
             _fields(body, f"show {name}")
-            getattr(playing(), name)(master.next_time_s())
+            with master.lock:
+                getattr(playing(), name)(master.next_time_s())
             return master.show_status()
         return handler
 
@@ -259,8 +263,9 @@ def _show_posts(master) -> dict:
         _fields(body, "show seek", ("to",))
         to = body["to"]
         if isinstance(to, bool) or not isinstance(to, (int, float, str)):
-            raise Refused("show seek: to must be seconds, a time as MM:SS or HH:MM:SS.s, or a label")
-        playing().seek(to, master.next_time_s())
+            raise BadRequest("show seek: to must be seconds, a time as MM:SS or HH:MM:SS.s, or a label")
+        with master.lock:
+            playing().seek(to, master.next_time_s())
         return master.show_status()
 
     def stop(body: dict) -> dict:
@@ -280,24 +285,24 @@ def _poll_posts(master) -> dict:
         return {}
 
     def poll_open(body: dict) -> dict:
-        unknown = set(body) - {"question", "options", "duration_s", "id"}
-        if unknown:
-            raise Refused(f"poll open: unknown field(s) {', '.join(sorted(unknown))}; "
-                          "expected question, options, duration_s, id")
-        if "question" not in body or "options" not in body:
-            raise Refused("poll open: needs question and options")
-        desk.open(body["question"], body["options"], body.get("duration_s"), body.get("id"))
-        master.show_tally = True
+        _fields(body, "poll open", ("question", "options"), ("duration_s", "id"))
+        with master.lock:
+            desk.open(body["question"], body["options"], body.get("duration_s"), body.get("id"))
+            master.show_tally = True
         return master.poll_status()
 
     def poll_close(body: dict) -> dict:
-        if not desk.close("operator"):
-            raise Refused("poll close: no poll is open")
+        _fields(body, "poll close")
+        with master.lock:
+            if not desk.close("operator"):
+                raise Refused("poll close: no poll is open")
         return master.poll_status()
 
     def on_dome(shown: bool):
         def handler(body: dict) -> dict:
-            master.show_tally = shown
+            _fields(body, f"poll {'show' if shown else 'hide'}")
+            with master.lock:
+                master.show_tally = shown
             return master.poll_status()
         return handler
 

@@ -226,10 +226,17 @@ class ShowRun:
                 "hold": None if hold is None else {"note": hold.note, "line": hold.line},
                 "label": position.label if position else "",
                 "next_cue_s": position.next_cue_time_s if position else None,
+                "next_cue_label": self._section_at(position.next_cue_time_s) if position else "",
                 "poll_results": dict(head.poll_results),
                 "poll": self._desk_poll,
                 "labels": [s.label for s in self.player.timeline(head.poll_results).sections if s.label],
             }
+
+    def _section_at(self, t: float | None) -> str:
+        """The label of the section show time ``t`` is in, on the branch the polls chose so far."""
+        if t is None:
+            return ""
+        return self.player.timeline(self.playhead.poll_results).labels.value(t)[0]
 
     # ------------------------------------------------------------ standby mirror
 

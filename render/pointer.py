@@ -36,6 +36,8 @@ from typing import Any
 import moderngl
 import numpy as np
 
+from domectl.objects import BODY_NAMES
+
 from domectl import skydata
 from domectl.projection import zoom_dir, zoom_magnification
 from render.labels import ZENITH_CAP_DEG, Label, TextPainter, offset_dirs
@@ -56,18 +58,6 @@ RING_STYLE = LineStyle(rgb=POINTER_RGB, width_deg=0.22, min_width_px=1.5)
 HIGHLIGHT_STYLE = LineStyle(rgb=(0.70, 0.85, 1.0), width_deg=0.25, min_width_px=1.5)
 
 #: Sun, Moon and planets in the label languages.
-BODY_NAMES: dict[str, dict[str, str]] = {
-    "sun": {"fr": "Soleil", "en": "Sun", "de": "Sonne", "nl": "Zon"},
-    "moon": {"fr": "Lune", "en": "Moon", "de": "Mond", "nl": "Maan"},
-    "mercury": {"fr": "Mercure", "en": "Mercury", "de": "Merkur", "nl": "Mercurius"},
-    "venus": {"fr": "Vénus", "en": "Venus", "de": "Venus", "nl": "Venus"},
-    "mars": {"fr": "Mars", "en": "Mars", "de": "Mars", "nl": "Mars"},
-    "jupiter": {"fr": "Jupiter", "en": "Jupiter", "de": "Jupiter", "nl": "Jupiter"},
-    "saturn": {"fr": "Saturne", "en": "Saturn", "de": "Saturn", "nl": "Saturnus"},
-    "uranus": {"fr": "Uranus", "en": "Uranus", "de": "Uranus", "nl": "Uranus"},
-    "neptune": {"fr": "Neptune", "en": "Neptune", "de": "Neptun", "nl": "Neptunus"},
-    "pluto": {"fr": "Pluton", "en": "Pluto", "de": "Pluto", "nl": "Pluto"},
-}
 
 _HIP = re.compile(r"^\s*hip\s*(\d+)\s*$", re.IGNORECASE)
 

@@ -27,6 +27,9 @@ def _run(code: str) -> subprocess.CompletedProcess:
     ("domectl.master", ["moderngl", "zmq", "skyfield"]),
     # The master's side of the console preview: GL and the pixels live in its child process.
     ("domectl.preview", ["moderngl", "zmq", "skyfield", "numpy", "PIL", "glfw"]),
+    # The operator's commands and object search run in the master.
+    ("domectl.objects", ["moderngl", "glfw", "zmq"]),
+    ("domectl.operator", ["moderngl", "glfw", "zmq"]),
     # Imported to build `domectl`'s parser for every command.
     ("domectl.cli_preview", ["moderngl", "zmq", "skyfield", "numpy", "glfw"]),
     ("domectl.config", ["moderngl", "zmq", "skyfield", "numpy"]),

@@ -390,7 +390,9 @@ def test_polls_and_shows_run_from_the_console(master, browser):
     page.get_by_test_id("show-load").click()
     state = hall.wait_state(lambda s: s["controlled_by"] == "show", "the show loaded")
     assert state["show"]["title"] == tour["title"] and state["show"]["state"] == "paused"
-    assert page.get_by_test_id("rate-preset-60").is_disabled()          # the show drives the sky
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("rate-preset-60")).to_be_disabled(timeout=WAIT_S * 1000)   # the show drives the sky
     page.get_by_test_id("show-play").click()
     hall.wait_state(lambda s: s["show"]["state"] == "playing", "the show playing")
     page.get_by_test_id("show-cue-north").click()
@@ -400,8 +402,6 @@ def test_polls_and_shows_run_from_the_console(master, browser):
     page.get_by_test_id("next-cue").filter(has_text=":").wait_for()
     page.get_by_test_id("show-stop").click()
     hall.wait_state(lambda s: s["controlled_by"] == "operator", "the show stopped")
-    from playwright.sync_api import expect
-
     expect(page.get_by_test_id("rate-preset-60")).to_be_enabled(timeout=WAIT_S * 1000)
     no_error_shown(page)
     assert page_errors(errors) == []

@@ -31,13 +31,16 @@
   // ------------------------------------------------------------------ token
 
   let token = null;
+  let tokenRefused = false;   // the master answered 401/403 to the token in use
 
   function takeTokenFromFragment() {
     const match = /(?:^#|&)token=([^&]+)/.exec(location.hash);
     if (match) {
+      let given = match[1];
+      try { given = decodeURIComponent(given); } catch (e) { /* a malformed escape: take it as written */ }
       try {
-        localStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
-      } catch (e) { /* private mode: the token lives for this page only */ token = decodeURIComponent(match[1]); }
+        localStorage.setItem(TOKEN_KEY, given);
+      } catch (e) { /* private mode: the token lives for this page only */ token = given; }
       // The address bar (and a screenshot of it) must not show the token.
       history.replaceState(null, "", location.pathname + location.search);
     }
@@ -70,7 +73,7 @@
         (node.dataset.title || "");
     }
     $("token-input").placeholder = token ? "token set (replace)" : "control token";
-    $("token-toggle").textContent = token ? "Token ✓" : "Token";
+    $("token-toggle").textContent = !token ? "Token" : tokenRefused ? "Token ✗" : "Token ✓";
   }
 
   // ------------------------------------------------------------------ REST
@@ -103,8 +106,13 @@
     if (!response.ok) {
       const message = (answer && answer.error) || response.statusText;
       say(`${what || path}: ${response.status} ${message}`, true);
+      if (response.status === 401 || response.status === 403) {
+        tokenRefused = true;                                 // the token is not the master's
+        $("token-toggle").textContent = "Token ✗";
+      }
       return null;
     }
+    tokenRefused = false;
     say(`${what || path}: done`, false);
     return answer;
   }
@@ -306,9 +314,10 @@
     const view = state.view;
     if (!view) return;
     const target = view.target ? ` → ${view.target}` : "";
+    const zoom = Number(view.zoom) || 1;
     $("view-readout").textContent = `az ${degrees(view.az_deg)} alt ${degrees(view.alt_deg)} ` +
-      `zoom ${view.zoom.toFixed(2)}×${view.moving ? " moving" : ""}${target}`;
-    $("zoom-value").textContent = `${view.zoom >= 10 ? view.zoom.toFixed(0) : view.zoom.toFixed(1)}×`;
+      `zoom ${zoom.toFixed(2)}×${view.moving ? " moving" : ""}${target}`;
+    $("zoom-value").textContent = `${zoom >= 10 ? zoom.toFixed(0) : zoom.toFixed(1)}×`;
     if (!zoomSliding) $("zoom-slider").value = Math.log10(view.zoom);
     $("pointer-readout").textContent = state.pointer ? `pointer: ${state.pointer}` : "";
   }
@@ -445,7 +454,7 @@
     $("poll-readout").textContent = `${poll.question || poll.poll}: ${poll.seats_voted} of ${poll.seats} seats` +
       `${remaining}${result}${poll.on_dome ? " · on the dome" : ""}`;
     const labels = (poll.labels && poll.labels[poll.language]) || poll.options;
-    const key = poll.poll + "\n" + poll.options.join("\n");
+    const key = poll.poll + "\n" + poll.language + "\n" + poll.options.join("\n");
     const box = $("poll-tally");
     if (key !== pollKey) {
       pollKey = key;
@@ -515,6 +524,7 @@
       const value = $("token-input").value.trim();
       $("token-input").value = "";
       if (value) {
+        tokenRefused = false;
         setToken(value);
         showTokenBox(false);
         say("token set: controls enabled", false);
