@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--live", action="store_true",
                    help="pace frames at the hall's fps with its swap deadline instead of lockstep")
     p.add_argument("--igs", default=None, help="only these IG ids, e.g. 1,3,5 (default: all)")
+    p.add_argument("--pattern", type=_pattern_arg, default=None, metavar="NAME[:P01,P02]",
+                   help="show a test pattern (calibration/patterns.py) instead of the sky, on these projectors")
     _show_args(p)
 
     p = sub.add_parser("master", help="run the master on this control computer",
@@ -235,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refraction", action="store_true", help="apply atmospheric refraction")
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    from domectl import cli_keys, cli_poll, cli_preview, cli_show, cli_votes, cli_warp
+    from domectl import cli_calibrate, cli_keys, cli_poll, cli_preview, cli_show, cli_votes, cli_warp
 
     cli_warp.add_parser(sub)
     cli_keys.add_parser(sub)
@@ -243,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_poll.add_parser(sub)
     cli_votes.add_parser(sub)
     cli_preview.add_parser(sub)
+    cli_calibrate.add_parser(sub)
     return parser
 
 
@@ -291,6 +294,29 @@ def start_show(master, args) -> None:
           flush=True)
 
 
+def _pattern_arg(text: str) -> str:
+    from calibration.patterns import parse_spec
+    from domectl.errors import ConfigError
+
+    try:
+        parse_spec(text)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def _before_run(master, args) -> None:
+    if args.pattern is not None:
+        known = {p.id for p in master.hall.projectors}
+        from calibration.patterns import parse_spec
+
+        unknown = [p for p in parse_spec(args.pattern)[1] if p not in known]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"--pattern: no projector {', '.join(unknown)} in {master.hall.name}")
+        master.pattern = args.pattern
+    start_show(master, args)
+
+
 def cmd_run(args) -> int:
     from domectl.config import load_hall
     from domectl.embedded import run_embedded
@@ -307,7 +333,7 @@ def cmd_run(args) -> int:
     report = run_embedded(hall, frames=args.frames, scale=args.scale, out_dir=args.out,
                           start_utc=args.time or parse_utc(None), rate=args.rate, lockstep=not args.live,
                           refraction=args.refraction,
-                          headless=args.headless, igs=igs, before_run=lambda master: start_show(master, args))
+                          headless=args.headless, igs=igs, before_run=lambda master: _before_run(master, args))
     return 0 if report["ok"] else 1
 
 
@@ -546,6 +572,7 @@ COMMANDS = {"run": cmd_run, "master": cmd_master, "node": cmd_node, "config": cm
             "data": cmd_data, "sky": cmd_sky, "render": cmd_render, "status": cmd_status,
             "warp": cmd_warp, "keys": cmd_keys, "show": _lazy("cli_show", "cmd_show"),
             "poll": _lazy("cli_poll", "cmd_poll"), "votes": _lazy("cli_votes", "cmd_votes"),
+            "calibrate": _lazy("cli_calibrate", "cmd_calibrate"),
             "preview": _lazy("cli_preview", "cmd_preview")}
 
 

@@ -15,11 +15,13 @@ versioned, little-endian, never pickle:
              bright-limb angle)
     language 2 ASCII bytes
     pointer  u8 length, UTF-8 (empty: nothing selected)
-    overlays u8 count, then per overlay: u8 kind (0 text, 1 image, 2 fulldome), u16 length,
+    overlays u8 count, then per overlay: u8 kind (0 text, 1 image, 2 fulldome, 3 pattern), u16 length,
              UTF-8 content, OVERLAY (dome az, dome elevation, size, opacity, rgb)
 
 Version 4 added the overlay kind "fulldome" (version 3 nodes would refuse it)
-and refuses a zoom that is not a magnification (<= 0).
+and refuses a zoom that is not a magnification (<= 0). Version 5 added the
+kind "pattern": a technician's test pattern (calibration/patterns.py) the
+named projectors show instead of the sky.
 
 Sizes: about 1 KB with the 11 solar-system bodies and a dozen layers; a
 frame is at most MAX_ENCODED_BYTES (a caption of a few hundred characters
@@ -36,7 +38,7 @@ from typing import NamedTuple
 from domectl.errors import LocalError, PeerError
 
 MAGIC = b"DFS1"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 MAX_ENCODED_BYTES = 64 * 1024
 
 _HEADER = struct.Struct("<4sHI")
@@ -44,7 +46,7 @@ _CORE = struct.Struct("<Qqdd3d3d9d3dddddIddd")
 _U16 = struct.Struct("<H")
 _OVERLAY = struct.Struct("<4d3d")
 # Appended only: a kind's code is its index.
-_OVERLAY_KINDS = ("text", "image", "fulldome")
+_OVERLAY_KINDS = ("text", "image", "fulldome", "pattern")
 
 FLAG_BLACKOUT = 1 << 0
 FLAG_REFRACTION = 1 << 1
@@ -80,7 +82,11 @@ class Overlay:
     ``size_deg``: text cap height or image height, in degrees seen from the eye.
     A "fulldome" PNG is a square domemaster (the convention of our own output)
     filling the dome, under the texts and images: only ``opacity`` applies,
-    the placement fields and ``rgb`` are ignored.
+    the placement fields and ``rgb`` are ignored. A "pattern" is a test
+    pattern in projector pixels, ``content`` = ``NAME`` or ``NAME:p01,p03``
+    (calibration/patterns.py): the named projectors (all without a list)
+    show it unwarped instead of the sky, the others black; placement,
+    ``opacity`` and ``rgb`` are ignored.
     """
 
     kind: str

@@ -185,6 +185,9 @@ class Master:
         self.site_name: str | None = "hall" if scene.site is None else None
         #: Inputs read by the frame loop before each frame (``poll()``: OSC control surfaces).
         self.inputs: list = []
+        #: A technician's test pattern on the projectors ("grid", "white:p01,p02"; "" none):
+        #: calibration/patterns.py. It replaces the sky on the named projectors, black elsewhere.
+        self.pattern = ""
 
     # ------------------------------------------------------------ the sky
 
@@ -252,8 +255,11 @@ class Master:
                layers, pointer: str, overlays: tuple[Overlay, ...], blackout: bool) -> FrameState:
         """The sky at ``utc`` from ``site``, with everything else as given, as one FrameState.
 
-        The operator's blackout level dims every layer, overlay and star (black at 1)."""
+        The operator's blackout level dims every layer and overlay (black at 1); a test
+        pattern travels as an overlay the nodes draw instead of the sky."""
         sc = self.scene
+        if self.pattern:
+            overlays = overlays + (Overlay("pattern", self.pattern, 0.0, 0.0),)
         star_brightness = sc.star_brightness
         level = self.dim.at(show_time_s)
         if level > 0.0:
@@ -546,7 +552,7 @@ class Master:
             "show": self.show.mirror() if self.show is not None else None,
             "operator": {"move": self.move.mirror() if self.move is not None else None,
                          "dim": [dim.start_opacity, dim.target_opacity, dim.start_s, dim.fade_s],
-                         "paused_rate": self.paused_rate, "site_name": self.site_name},
+                         "paused_rate": self.paused_rate, "site_name": self.site_name, "pattern": self.pattern},
         }
 
     def restore(self, mirror: dict) -> None:
@@ -581,6 +587,7 @@ class Master:
             dim = Fade(*(float(x) for x in op.get("dim", (0.0, 0.0, 0.0, 0.0))))
             paused_rate = None if op.get("paused_rate") is None else float(op["paused_rate"])
             site_name = None if op.get("site_name") is None else str(op["site_name"])
+            pattern = str(op.get("pattern", ""))
             for name, part in self.mirrored.items():
                 if name in mirror.get("parts", {}):
                     part.restore(mirror["parts"][name])
@@ -590,6 +597,7 @@ class Master:
         self.clock, self.scene, self.site, self._show_offset_s = clock, scene, site, offset
         self.show_tally = show_tally
         self.move, self.dim, self.paused_rate, self.site_name = move, dim, paused_rate, site_name
+        self.pattern = pattern
         self.barrier.frame = frame
         self._edge_logged = False
         self._restore_show(mirror.get("show"))
@@ -681,6 +689,7 @@ class Master:
             "language": sc.language, "languages": list(self.hall.languages),
             "blackout": {"level": level, "target": target},
             "pointer": pointer,
+            "pattern": self.pattern,
             "nodes": [{"ig": n.ig, "online": n.online, "in_barrier": n.in_barrier, "fps": round(n.fps, 2),
                        "render_ms": round(n.render_ms, 3), "missed": n.missed, "swaps": n.swaps,
                        "joins": n.joins} for n in self.barrier.nodes.values()],

@@ -328,6 +328,31 @@ class Operator:
             self.master.scene.language = language
         return self._state("language")
 
+    # ------------------------------------------------------------ test patterns
+
+    def pattern(self, pattern, projectors=None) -> dict:
+        """Show test pattern ``pattern`` on ``projectors`` (all when none), black elsewhere; "" ends it."""
+        from calibration.patterns import spec
+
+        name = text(pattern, "pattern")
+        who = [] if projectors is None else projectors
+        if not isinstance(who, list) or not all(isinstance(p, str) for p in who):
+            raise BadRequest(f"projectors must be a list of projector ids, not {projectors!r}")
+        known = [p.id for p in self.master.hall.projectors]
+        unknown = [p for p in who if p not in known]
+        if unknown:
+            raise BadRequest(f"projectors: no {', '.join(unknown)} in this hall; it has {', '.join(known)}")
+        if name:
+            try:
+                name = spec(name, who)
+            except ConfigError as e:
+                raise BadRequest(str(e)) from None
+        elif who:
+            raise BadRequest("projectors: give a pattern to show on them (or none to end the pattern)")
+        with self.master.lock:
+            self.master.pattern = name
+        return self._state("pattern")
+
     # ------------------------------------------------------------ blackout
 
     def blackout(self, fade_s=None) -> dict:

@@ -120,6 +120,8 @@ def translate(address: str, args: list) -> tuple[str, dict] | None:
         return "/api/view", {"zoom": _one(args, float, "zoom")}
     if name == "goto":
         return "/api/goto", {"target": _one(args, str, "object name")}
+    if name == "pattern":
+        return "/api/calibration/pattern", {"pattern": _one(args, str, "pattern name (\"\" ends it)")}
     if name == "language":
         return "/api/language", {"language": _one(args, str, "language code")}
     if name == "show/seek":

@@ -7,11 +7,13 @@ mask, GL programs and buffers); :meth:`IGPipeline.render` then turns each
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 import numpy as np
 
 from domectl.config import Hall
+from domectl.errors import ConfigError
 from domectl.frame import FrameState
 from domectl.astro import sun_in_icrs
 from domectl.hallwarp import dome_model, eye_m, projector_models
@@ -34,6 +36,8 @@ MAX_SLICE_PX = 8192
 # keeps the blend sum within 0.14 % (tests/test_warp_blend.py) and builds in a fraction of
 # the 7-13 s a full 4096 px mask takes (benchmarks/bench_warp.py).
 BLEND_MASK_MAX_W = 1024
+
+log = logging.getLogger("domectl.pipeline")
 
 
 def springline_cut_deg(dome, mesh) -> np.ndarray:
@@ -101,12 +105,37 @@ class IGPipeline:
         look = look_for_density(hall.render.limiting_mag, dome_px_per_deg)
         look = replace(look, sigma0_px=look.sigma0_px * slice_px_per_deg / dome_px_per_deg)
         self.sky = DomeRenderer(ctx, catalog, look=look)
+        self._patterns: dict[str, np.ndarray] = {}
         self.warp = WarpPass(ctx, self.mesh.pixel_xy, self.mesh.uv, self.mesh.valid, self.blend,
                              gamma=self.projector.gamma, out_size=(w, h), cut=springline_cut_deg(dome, self.mesh))
 
     def render(self, state: FrameState) -> np.ndarray:
-        """FrameState -> the projector's (H, W, 3) uint8 image, top row first."""
+        """FrameState -> the projector's (H, W, 3) uint8 image, top row first; a technician's
+        test pattern (an overlay of kind "pattern") replaces the sky, unwarped."""
+        for overlay in state.overlays:
+            if overlay.kind == "pattern":
+                return self.pattern(overlay.content)
         if state.blackout:
             return np.zeros((self.projector.height_px, self.projector.width_px, 3), np.uint8)
         tex = render_frame(self.sky, state, self.hall, self.rect_uv, self.slice_size)
         return self.warp.draw(tex, self.rect_uv)
+
+    def pattern(self, spec: str) -> np.ndarray:
+        """The test pattern ``spec`` for this projector (black when it names others; a spec the node
+        cannot read is logged once and shown black). Drawn once per spec, then reused."""
+        cached = self._patterns.get(spec)
+        if cached is None:
+            from calibration import patterns
+
+            w, h = self.projector.width_px, self.projector.height_px
+            try:
+                name, _ = patterns.parse_spec(spec)
+                shown = patterns.shows(spec, self.ig.projector)
+            except ConfigError as e:
+                log.warning("test pattern %r: %s; showing black", spec, e)
+                name, shown = "black", False
+            cached = (patterns.pattern_image(name, w, h, projector_id=self.ig.projector, ig_id=self.ig.id,
+                                             eye=self.ig.eye, gamma=self.projector.gamma)
+                      if shown else np.zeros((h, w, 3), np.uint8))
+            self._patterns = {spec: cached}          # one at a time: a 4K frame is 26 MB
+        return cached

@@ -218,6 +218,7 @@ def _operator_posts(op) -> dict:
         "/api/language": call("language", op.language, ("language",)),
         "/api/blackout": call("blackout", op.blackout, (), ("fade_s",)),
         "/api/restore": call("restore", op.restore, (), ("fade_s",)),
+        "/api/calibration/pattern": call("calibration pattern", op.pattern, ("pattern",), ("projectors",)),
     }
 
 

@@ -208,6 +208,8 @@ class OverlaysLayer:
             if overlay.kind == "fulldome":
                 self._draw_fulldome(view, str(overlay.content), alpha)
                 continue
+            if overlay.kind == "pattern":            # the node shows it in projector pixels instead
+                continue
             anchor = overlay_dir(overlay.dome_az_deg, overlay.dome_elev_deg)
             if overlay.kind == "text":
                 if texts == len(self._text_batches):
