@@ -3,6 +3,7 @@
     domectl calibrate pattern grid [--projectors p01,p02]   # on the running cluster's projectors
     domectl calibrate pattern --off
     domectl calibrate pattern white --out out/patterns       # the pattern PNGs, one per projector, no cluster
+    domectl calibrate history | show [V] | diff A [B] | rollback V | export --out F.mpcdi | import F.mpcdi
 
 Test patterns (calibration/patterns.py) go through the running master's
 control API (``POST /api/calibration/pattern``): the named projectors show the
@@ -20,7 +21,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
     p = subparsers.add_parser(
         "calibrate", help="align and blend the projectors: test patterns, calibration",
-        description="The technician's tools: test patterns on the projectors through the running cluster.")
+        description="The technician's tools: test patterns on the projectors through the running cluster, "
+                    "and the hall's versioned calibration store (history, diff, rollback, MPCDI import/export).")
     actions = p.add_subparsers(dest="calibrate_action", metavar="ACTION", required=True)
     q = actions.add_parser(
         "pattern", help="show a test pattern on the projectors (or write its PNGs)",
@@ -40,12 +42,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     q.add_argument("--keys", type=Path, default=None, metavar="DIR",
                    help="key directory with control.token (default: <config dir>/keys)")
     q.add_argument("--token", default=None, help="the control token (default: found on this machine)")
+    from calibration import cli_store
+
+    cli_store.add_subparsers(actions)
     return p
 
 
 def cmd_calibrate(args) -> int:
     if args.calibrate_action == "pattern":
         return _pattern(args)
+    if getattr(args, "calibrate_run", None) is not None:          # the store's actions (calibration/cli_store.py)
+        return args.calibrate_run(args)
     raise argparse.ArgumentTypeError(f"calibrate {args.calibrate_action}: unknown action")
 
 
