@@ -266,6 +266,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"domectl {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:                # `domectl ... | head`: the reader has what it wanted
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 0
 
 

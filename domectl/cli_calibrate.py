@@ -42,8 +42,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     q.add_argument("--keys", type=Path, default=None, metavar="DIR",
                    help="key directory with control.token (default: <config dir>/keys)")
     q.add_argument("--token", default=None, help="the control token (default: found on this machine)")
-    from calibration import cli_store
+    from calibration import cli_auto, cli_store
 
+    auto = cli_auto.add_subparsers(actions)
+    auto.add_argument("--save", action="store_true",
+                      help="commit the fitted calibration to the hall's store as a new version (when none failed)")
+    auto.add_argument("--store", type=Path, default=None, metavar="DIR",
+                      help="with --save: the calibration store (default: the hall's)")
     cli_store.add_subparsers(actions)
     return p
 
@@ -51,6 +56,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def cmd_calibrate(args) -> int:
     if args.calibrate_action == "pattern":
         return _pattern(args)
+    if args.calibrate_action == "auto":
+        status = args.func(args)
+        if status == 0 and args.save:
+            _save_auto(args)
+        elif args.save:
+            print("calibrate auto: a projector failed: nothing saved to the store (see report.json)")
+        return status
     if getattr(args, "calibrate_run", None) is not None:          # the store's actions (calibration/cli_store.py)
         return args.calibrate_run(args)
     raise argparse.ArgumentTypeError(f"calibrate {args.calibrate_action}: unknown action")
@@ -99,3 +111,22 @@ def _write_patterns(args, projectors: list[str]) -> int:
         Image.fromarray(image).save(path)
         print(f"calibrate: [{i}/{len(chosen)}] wrote {path} ({proj.width_px} x {proj.height_px})", flush=True)
     return 0
+
+
+def _save_auto(args) -> None:
+    """Commit DIR/calibration.json from ``calibrate auto`` to the hall's store."""
+    import json
+
+    from calibration.model import CalibrationSet
+    from calibration.store import CalibrationStore, default_store_root
+    from domectl.config import load_hall
+
+    hall = load_hall(args.config)
+    path = args.out / "calibration.json"
+    calibration = CalibrationSet.from_json(path.read_text(), where=str(path))
+    report = json.loads((args.out / "report.json").read_text())
+    worst = max((p.get("rms_px", 0.0) for p in report.get("projectors", {}).values()), default=0.0)
+    store = CalibrationStore.open(args.store or default_store_root(hall), hall)
+    version = store.save(calibration, note=f"auto calibration, camera {args.camera}, worst fit {worst:.2f} px RMS "
+                                           f"({args.out})")
+    print(f"calibrate auto: saved as v{version:04d} in {store.root}")
