@@ -12,7 +12,16 @@
     ├── warp.WarpModelError      a dome/projector model is impossible (also a ValueError)
     ├── warp.formats.FormatError a calibration file (MPCDI, PFM, Bourke, PNG) is malformed;
     │                            names file, line or field (also a ValueError)
-    └── status.StatusError       no live master status to read
+    ├── status.StatusError       no live master status to read
+    ├── control.ControlError     no master answers, or it refused a command (HTTP 4xx)
+    └── calibration.*            the technician's tools (each also a ValueError but the store's):
+        ├── store.StoreError     a calibration store cannot be read or written; names the file
+        │   └── store.CorruptVersionError  a version's sha256 does not match
+        ├── structured_light.StructuredLightError, camera.CameraError, fit.FitError,
+        └── auto.AutoCalibrationError      automatic calibration's inputs or results are unusable
+
+The console's HTTP handlers also raise control.BadRequest (a ValueError: 400) and
+control.Refused (409); they never leave the control server.
 
 Every message says what is wrong and how to fix it; tests assert the messages.
 """
