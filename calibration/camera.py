@@ -20,7 +20,12 @@ Simulation, per camera pixel (centre), in linear light:
 2. ``X`` -> projector pixel through the TRUE projector model
    (:func:`warp.dome_points_to_pixels`); outside the image: unlit;
 3. the projector's drive value there (bilinear, :func:`warp.sample_bilinear`)
-   -> light ``black + (1 - black) * drive ** gamma``, times the projector's
+   -> light ``black + (1 - black) * drive ** gamma``; an RGB image (and any
+   projector given a :class:`ProjectorResponse`: its true brightness, white
+   point and tone curve) -> ``black + (1 - black) * sum_c s_c * gain_c *
+   drive_c ** gamma_c`` with ``s`` the monochrome sensor's sensitivity to
+   each primary (:data:`CAMERA_RGB_SENSITIVITY`, summing to 1: a nominal
+   projector's white is the same either way); then times the projector's
    lens vignetting ``1 - PROJECTOR_VIGNETTING * r**2`` (r = 1 at the corners),
    the irradiance falloff ``cos(incidence) * (REFERENCE_THROW_M / distance)**2``
    of a Lambertian dome, the camera's vignetting ``1 - CAMERA_VIGNETTING *
@@ -35,7 +40,10 @@ Each pixel is point-sampled at its centre and then blurred: patterns finer
 than a camera pixel alias, as they would be unresolvable by a real camera too
 (the pattern periods of :mod:`calibration.structured_light` are ~7 camera
 pixels). The random generator is seeded; the same seed and the same capture
-order give the same images.
+order give the same images. :func:`simulated_responses` draws projectors'
+brightness and colour differences (seeded) for colour matching
+(calibration/colour.py); :meth:`SimCamera.flat_field` is the camera's
+vignetting, which a calibrated camera knows.
 """
 
 from __future__ import annotations
@@ -68,6 +76,18 @@ PROJECTOR_VIGNETTING = 0.2
 CAMERA_VIGNETTING = 0.3
 # Irradiance falls with the square of the throw; this throw gives gain 1.
 REFERENCE_THROW_M = 10.0
+# A monochrome RAW sensor's relative response to a projector's red, green and
+# blue primaries (illustrative, luminance-like; sums to 1 so that white is
+# unchanged from a grey image). Colour matching measures each primary alone,
+# so only the sum matters for exposure.
+CAMERA_RGB_SENSITIVITY = (0.3, 0.5, 0.2)
+# Simulated projector differences (colour matching): brightness uniform within
+# +-15 % (laser sources of different age), each channel a further +-3 % (white
+# point); tone curves at the nominal gamma unless asked.
+SIM_BRIGHTNESS_SPREAD = 0.15
+SIM_CHANNEL_SPREAD = 0.03
+# Keeps the colour draw independent of simulated_truth's mounting errors for the same seed.
+_RESPONSE_STREAM = 0xC0105
 
 
 class CameraError(DomectlError, ValueError):
@@ -80,8 +100,8 @@ class Camera(Protocol):
 
     ``model``: the calibrated camera (lens and pose) as a fisheye
     ``ProjectorModel`` (module docstring); ``capture(projector_id, image)``:
-    show ``image`` ((H, W) drive values in [0, 1], the projector's own
-    resolution) on projector ``projector_id`` with every other projector
+    show ``image`` ((H, W) drive values in [0, 1], or (H, W, 3) RGB ones,
+    the projector's own resolution) on projector ``projector_id`` with every other projector
     black, wait for it to settle, and return the exposure as an (h, w)
     float array of linear values in [0, 1] (``model.height_px`` x
     ``model.width_px``), every capture with the same exposure settings.
@@ -175,6 +195,46 @@ def blur(image: np.ndarray, sigma_px: float) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class ProjectorResponse:
+    """A simulated projector's true light per channel: ``gain_rgb[c] * drive_c ** gamma_rgb[c]`` (plus black).
+
+    ``gamma_rgb`` None: the projector model's ``gamma`` on every channel.
+    """
+
+    gain_rgb: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    gamma_rgb: tuple[float, float, float] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("gain_rgb", "gamma_rgb"):
+            v = getattr(self, name)
+            if v is None and name == "gamma_rgb":
+                continue
+            if len(v) != 3 or not all(isinstance(x, (int, float)) and math.isfinite(x) and x > 0 for x in v):
+                raise CameraError(f"ProjectorResponse.{name} = {v!r}: needs 3 numbers > 0 (red, green, blue)")
+
+
+def simulated_responses(projectors, seed: int = 0, brightness_spread: float = SIM_BRIGHTNESS_SPREAD,
+                        channel_spread: float = SIM_CHANNEL_SPREAD,
+                        gamma_spread: float = 0.0) -> dict[str, ProjectorResponse]:
+    """Seeded true brightness and white point per projector -> {name: ProjectorResponse}.
+
+    ``gain_rgb = b * (1 + e_c)``, ``b`` uniform in ``1 +- brightness_spread``,
+    ``e_c`` uniform in ``+- channel_spread``; ``gamma_rgb``: the model's gamma
+    plus a uniform ``+- gamma_spread`` per channel (None when 0).
+    """
+    rng = np.random.default_rng((int(seed), _RESPONSE_STREAM))
+    out = {}
+    for p in projectors:
+        brightness = 1.0 + rng.uniform(-brightness_spread, brightness_spread)
+        gain = brightness * (1.0 + rng.uniform(-channel_spread, channel_spread, 3))
+        gamma = None
+        if gamma_spread > 0:
+            gamma = tuple(float(g) for g in p.gamma + rng.uniform(-gamma_spread, gamma_spread, 3))
+        out[p.name] = ProjectorResponse(tuple(float(g) for g in gain), gamma)
+    return out
+
+
 @dataclass
 class _Footprint:
     """Where one projector lands in the camera image (cached per projector)."""
@@ -190,7 +250,9 @@ class SimCamera:
     """A simulated fisheye camera watching the dome lit by the TRUE projector models (module docstring).
 
     ``dome``; ``projectors``: the truth, by name; ``model``: the camera
-    (:func:`camera_model`); ``noise``: :class:`CameraNoise`; ``seed``.
+    (:func:`camera_model`); ``noise``: :class:`CameraNoise`; ``seed``;
+    ``responses``: the projectors' true brightness and colour by name
+    (:class:`ProjectorResponse`; those not named are nominal).
     ``captures`` counts the exposures taken.
     """
 
@@ -200,6 +262,7 @@ class SimCamera:
     noise: CameraNoise = field(default_factory=CameraNoise)
     seed: int = 0
     captures: int = 0
+    responses: dict[str, ProjectorResponse] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.projectors, (list, tuple)):
@@ -218,6 +281,14 @@ class SimCamera:
     @property
     def shape(self) -> tuple[int, int]:
         return (self.model.height_px, self.model.width_px)
+
+    def flat_field(self) -> np.ndarray:
+        """(h, w) float32 relative sensitivity of each camera pixel (its vignetting, 1 on the axis).
+
+        What the camera's own calibration measures (a uniformly lit target);
+        colour matching divides captures by it to compare dome luminance.
+        """
+        return self._camera_gain.reshape(self.shape).astype(np.float32)
 
     def footprint(self, projector_id: str) -> _Footprint:
         """The camera pixels a projector lights, their projector pixels and light gain (computed once)."""
@@ -247,11 +318,22 @@ class SimCamera:
         fp = self.footprint(projector_id)
         proj = fp.projector
         image = np.asarray(image)
-        if image.shape[:2] != (proj.height_px, proj.width_px):
+        if image.shape[:2] != (proj.height_px, proj.width_px) or image.ndim not in (2, 3) \
+                or (image.ndim == 3 and image.shape[2] != 3):
             raise CameraError(f"capture({projector_id!r}): image is {image.shape[1::-1]} pixels; "
-                              f"the projector shows {proj.width_px} x {proj.height_px}")
-        drive = np.clip(sample_bilinear(image, fp.projector_px), 0.0, 1.0)
-        light = proj.black_level + (1.0 - proj.black_level) * drive.astype(np.float32) ** np.float32(proj.gamma)
+                              f"the projector shows {proj.width_px} x {proj.height_px} (grey, or RGB: x 3)")
+        drive = np.clip(sample_bilinear(image, fp.projector_px), 0.0, 1.0).astype(np.float32)
+        response = self.responses.get(projector_id)
+        if response is None and image.ndim == 2:
+            light = proj.black_level + (1.0 - proj.black_level) * drive ** np.float32(proj.gamma)
+        else:
+            response = response or ProjectorResponse()
+            gammas = response.gamma_rgb or (proj.gamma,) * 3
+            rgb = drive[:, None] if drive.ndim == 1 else drive
+            weights = np.asarray(CAMERA_RGB_SENSITIVITY, dtype=np.float32) * np.asarray(
+                response.gain_rgb, dtype=np.float32)
+            mix = (weights * rgb ** np.asarray(gammas, dtype=np.float32)).sum(axis=1)
+            light = proj.black_level + (1.0 - proj.black_level) * mix
         out = np.full(self.model.height_px * self.model.width_px, self.noise.ambient, dtype=np.float32)
         out[fp.flat_index] += light * fp.gain
         return out.reshape(self.shape)

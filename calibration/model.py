@@ -9,13 +9,21 @@ the store (``calibration/store.py``) versions it on disk. Per projector:
 * ``control``: the technician's manual refinement, a grid of offsets in
   projector pixels over the image (``rows x cols`` points, each ``(dx, dy)``),
   interpolated smoothly between points (zero: no refinement);
-* ``blend``: the blend ramp's width (fraction of the image), its gamma, and
-  the black-level uplift on or off;
-* ``colour``: per-channel gain (linear light) to match projectors' brightness
-  and colour, and an optional per-channel LUT (``lut_size`` entries 0..1 each).
+* ``blend`` (:class:`Blend`): the blend ramp's width, the gamma its mask is
+  encoded for, and the black-level uplift on or off;
+* ``colour`` (:class:`Colour`): per-channel gain (linear light) to match
+  projectors' brightness and colour, and an optional per-channel LUT that
+  linearises the projector's tone curve (how the node applies both: there).
 
 ``fit``: what the last automatic calibration measured for this projector
 (``rms_px``, ``max_px``, point count), or None when never fitted.
+
+JSON versions: 2 (written). 1 (read): ``blend.width_frac`` then meant "ramp
+width as a fraction of the image's smaller side" and was applied nowhere
+(nodes and export blended with ``warp.blend.DEFAULT_RAMP_FRAC``). Reading a
+version 1 file, its old default :data:`V1_DEFAULT_WIDTH_FRAC` becomes
+today's default (the dome looks as it did), and any other value ``w`` the
+same ramp along the image's smaller (second) axis, ``min(1, 2 w)``.
 """
 
 from __future__ import annotations
@@ -25,10 +33,16 @@ import math
 from dataclasses import dataclass, field
 
 from domectl.errors import ConfigError
+from warp.blend import DEFAULT_RAMP_FRAC
 from warp.geometry import Lens, ProjectorModel
 
 FORMAT = "domectl-calibration"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
+# Version 1's Blend.width_frac default (a fraction of the image's smaller side, never applied).
+V1_DEFAULT_WIDTH_FRAC = 0.15
+# A ramp narrower than this (1 % of the half image: ~20 px of 4096) is a hard edge that shows every misalignment.
+MIN_WIDTH_FRAC = 0.01
 
 
 @dataclass(frozen=True)
@@ -50,13 +64,41 @@ class ControlGrid:
 
 @dataclass(frozen=True)
 class Blend:
-    width_frac: float = 0.15          # ramp width as a fraction of the image's smaller side
-    gamma: float = 2.2                # the projector's display gamma the masks are encoded for
+    """How one projector blends into its neighbours (warp/blend.py's model).
+
+    ``width_frac``: ``warp.blend``'s ``ramp_frac`` for this projector: its raw
+    edge weight rises from 0 at the image edge to 1 at this fraction of the
+    way to the image centre, per axis (``width_frac * W / 2`` pixels across,
+    ``width_frac * H / 2`` down); in [:data:`MIN_WIDTH_FRAC`, 1]; default
+    ``warp.blend.DEFAULT_RAMP_FRAC``. Weights are normalised over all the
+    projectors lighting a point, so unequal widths still sum to 1.
+    ``gamma``: the gamma the blend mask is encoded for
+    (``warp.blend.encode_mask``, the MPCDI alpha map's gamma), the projector's
+    display gamma. ``black_uplift``: whether this projector adds its share of
+    the black-level uplift (``warp.blend.black_uplift_mask``'s ``uplift_on``).
+    """
+
+    width_frac: float = DEFAULT_RAMP_FRAC
+    gamma: float = 2.2
     black_uplift: bool = True
 
 
 @dataclass(frozen=True)
 class Colour:
+    """Brightness and colour matching of one projector, applied by its node per output pixel.
+
+    In linear light, after the blend weight and before encoding for the
+    projector (``x ** (1 / gamma)``, the model's gamma), per channel ``c``:
+    ``out_c = lut_c(min(1, gain_c * x_c))``, ``lut_c`` the piecewise-linear
+    interpolation of ``lut[c]`` over evenly spaced inputs from 0 to 1
+    (``lut[c][0]`` at 0, ``lut[c][-1]`` at 1; the identity when ``lut`` is
+    None). Gains are at most 1 when made by matching (a projector can only be
+    dimmed); the LUT maps [0, 1] onto [0, 1] and linearises the projector's
+    measured tone curve, so that its light is proportional to ``gain_c * x_c``.
+    calibration/colour.py makes both from flat-field captures and holds the
+    numpy twin (``apply_colour``).
+    """
+
     gain_rgb: tuple[float, float, float] = (1.0, 1.0, 1.0)
     lut: tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]] | None = None
 
@@ -113,15 +155,17 @@ class CalibrationSet:
             raise ConfigError(f"{where}: not JSON: {e}") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ConfigError(f"{where}: not a {FORMAT} file")
-        if data.get("version") != VERSION:
-            raise ConfigError(f"{where}: version {data.get('version')!r}, this build reads {VERSION}")
+        version = data.get("version")
+        if isinstance(version, bool) or version not in READABLE_VERSIONS:
+            raise ConfigError(f"{where}: version {version!r}, this build reads "
+                              f"{', '.join(map(str, READABLE_VERSIONS))}")
         projectors = data.get("projectors")
         if not isinstance(data.get("hall"), str) or not isinstance(projectors, list) or not projectors:
             raise ConfigError(f"{where}: needs hall (a name) and projectors (a non-empty list)")
         out = []
         for i, p in enumerate(projectors):
             try:
-                out.append(_projector_from(p))
+                out.append(_projector_from(p, version))
             except (KeyError, TypeError, ValueError, ConfigError) as e:
                 raise ConfigError(f"{where}: projectors[{i}]: {e}") from None
         names = [p.name for p in out]
@@ -155,7 +199,15 @@ def _number(x, what: str, low: float | None = None, high: float | None = None) -
     return float(x)
 
 
-def _projector_from(d: dict) -> ProjectorCalibration:
+def _width_frac(x, version: int) -> float:
+    """``blend.width_frac`` as today's ramp_frac (version 1's meaning: the module docstring)."""
+    if version == 1:
+        old = _number(x, "blend width_frac", 0.0, 0.5)
+        return DEFAULT_RAMP_FRAC if old == V1_DEFAULT_WIDTH_FRAC else min(1.0, max(MIN_WIDTH_FRAC, 2.0 * old))
+    return _number(x, "blend width_frac (the ramp as a fraction of the half image)", MIN_WIDTH_FRAC, 1.0)
+
+
+def _projector_from(d: dict, version: int = VERSION) -> ProjectorCalibration:
     m, lens = d["model"], d["model"]["lens"]
     model = ProjectorModel(
         name=str(m["name"]), position_m=tuple(m["position_m"]), yaw_deg=m["yaw_deg"], pitch_deg=m["pitch_deg"],
@@ -172,7 +224,7 @@ def _projector_from(d: dict) -> ProjectorCalibration:
     if len(offsets) != rows or any(len(row) != cols for row in offsets):
         raise ConfigError(f"control offsets_px must be {rows} rows of {cols} (dx, dy) pairs")
     b = d["blend"]
-    blend = Blend(_number(b["width_frac"], "blend width_frac", 0.0, 0.5), _number(b["gamma"], "blend gamma", 0.5, 5.0),
+    blend = Blend(_width_frac(b["width_frac"], version), _number(b["gamma"], "blend gamma", 0.5, 5.0),
                   bool(b["black_uplift"]))
     col = d["colour"]
     gain = tuple(_number(g, "colour gain", 0.0, 4.0) for g in col["gain_rgb"])

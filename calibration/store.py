@@ -43,8 +43,8 @@ MPCDI (warp/formats/mpcdi.py). **Export** (:meth:`~CalibrationStore.export_mpcdi
 of a version that holds no imported warps builds its warp, alpha and beta
 maps from the version's projector models with ``warp build``
 (:func:`warp.build.build_hall_warp`, profile "2d", buffer = the domemaster;
-alpha gamma = each projector's ``blend.gamma``; no beta map where
-``black_uplift`` is off) and adds two members that other tools ignore:
+each projector's blend ramp = its ``blend.width_frac``, alpha gamma = its
+``blend.gamma``; no beta map where ``black_uplift`` is off) and adds two members that other tools ignore:
 ``domectl/calibration.json`` (the whole CalibrationSet) and
 ``domectl/export.json`` (the sha256 of every other member). A version
 holding imported warps exports that archive as imported, plus the same two
@@ -839,21 +839,20 @@ def _model_archive(calibration: CalibrationSet, hall, warp_width_px: int | None,
     """The MPCDI bytes ``warp build`` makes from the set's models (alpha gamma = blend.gamma)."""
     from domectl.hallwarp import dome_model, eye_m
     from warp.build import DEFAULT_MASK_WIDTH_PX, DEFAULT_WARP_WIDTH_PX, build_hall_warp
-    from warp.formats.mpcdi import Mpcdi, MpcdiBuffer, encode_mpcdi, read_mpcdi
+    from warp.formats.mpcdi import encode_mpcdi, read_mpcdi
 
-    models = [dataclasses.replace(p.model, gamma=p.blend.gamma) for p in calibration.projectors]
+    blends = [p.blend for p in calibration.projectors]
     with tempfile.TemporaryDirectory(prefix="domectl-export-") as tmp:
         report = build_hall_warp(
-            dome_model(hall), models, eye_m(hall), tmp, name="export",
+            dome_model(hall), [p.model for p in calibration.projectors], eye_m(hall), tmp, name="export",
             warp_width_px=warp_width_px or DEFAULT_WARP_WIDTH_PX,
             mask_width_px=mask_width_px or DEFAULT_MASK_WIDTH_PX,
             buffer_px=hall.render.domemaster_px, preview_px=EXPORT_PREVIEW_PX,
-            check_points=EXPORT_CHECK_POINTS, warp_check_directions=EXPORT_WARP_CHECK_DIRECTIONS)
+            check_points=EXPORT_CHECK_POINTS, warp_check_directions=EXPORT_WARP_CHECK_DIRECTIONS,
+            ramp_frac=[b.width_frac for b in blends], blend_gamma=[b.gamma for b in blends],
+            uplift_on=[b.black_uplift for b in blends])
         doc = read_mpcdi(Path(tmp) / report["files"]["mpcdi"])
-    uplift = {p.name: p.blend.black_uplift for p in calibration.projectors}
-    buffers = tuple(MpcdiBuffer(b.id, b.x_resolution_px, b.y_resolution_px, tuple(
-        r if uplift[r.id] else dataclasses.replace(r, beta=None) for r in b.regions)) for b in doc.buffers)
-    return encode_mpcdi(Mpcdi(buffers, profile=doc.profile, geometry_level=doc.geometry_level, date=doc.date))
+    return encode_mpcdi(doc)
 
 
 # ------------------------------------------------------------------ diff (pure)

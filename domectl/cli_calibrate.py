@@ -4,6 +4,9 @@
     domectl calibrate pattern --off
     domectl calibrate pattern white --out out/patterns       # the pattern PNGs, one per projector, no cluster
     domectl calibrate history | show [V] | diff A [B] | rollback V | export --out F.mpcdi | import F.mpcdi
+    domectl calibrate auto --camera sim --out DIR [--save]   # structured light, fitted pose and lens
+    domectl calibrate colour --camera sim --out DIR [--save] # brightness and colour matched from flat fields
+    domectl calibrate blend --projector p03 --width 0.5 --gamma 2.4 --uplift off   # a new store version
 
 Test patterns (calibration/patterns.py) go through the running master's
 control API (``POST /api/calibration/pattern``): the named projectors show the
@@ -42,7 +45,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     q.add_argument("--keys", type=Path, default=None, metavar="DIR",
                    help="key directory with control.token (default: <config dir>/keys)")
     q.add_argument("--token", default=None, help="the control token (default: found on this machine)")
-    from calibration import cli_auto, cli_store
+    from calibration import cli_auto, cli_store, cli_tune
 
     auto = cli_auto.add_subparsers(actions)
     auto.add_argument("--save", action="store_true",
@@ -50,6 +53,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     auto.add_argument("--store", type=Path, default=None, metavar="DIR",
                       help="with --save: the calibration store (default: the hall's)")
     cli_store.add_subparsers(actions)
+    cli_tune.add_subparsers(actions)
     return p
 
 
@@ -65,6 +69,8 @@ def cmd_calibrate(args) -> int:
         return status
     if getattr(args, "calibrate_run", None) is not None:          # the store's actions (calibration/cli_store.py)
         return args.calibrate_run(args)
+    if getattr(args, "func", None) is not None:                   # colour, blend (calibration/cli_tune.py)
+        return args.func(args)
     raise argparse.ArgumentTypeError(f"calibrate {args.calibrate_action}: unknown action")
 
 

@@ -124,7 +124,7 @@ def test_history_diff_and_rollback(store):
     control = [c for c in changes if c.startswith("p03: control:")]
     assert len(control) == 1 and control[0].startswith("p03: control: 2 point(s) moved, largest ")
     assert "[1][2] (0, 0) -> (0.3, -1e-17) (0.3 px)" in control[0]
-    assert "p03: blend.width_frac: 0.15 -> 0.2 (+0.05)" in changes
+    assert "p03: blend.width_frac: 1 -> 0.2 (-0.8)" in changes
     assert "p03: blend.black_uplift: True -> False" in changes
     assert any(c.startswith("p03: colour.gain_rgb: (1, 1, 1) -> (1, 0.97, 0.333333)") for c in changes)
     assert "p03: colour.lut: none -> 17 entries" in changes

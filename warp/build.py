@@ -9,11 +9,17 @@
                      geometry warp, the alpha (blend) map and the beta
                      (black-level uplift) map (conventions: warp/formats/mpcdi.py)
     blend_pNN.png    projector NN's blend mask (1-based, in config order):
-                     16-bit, gamma-encoded with that projector's gamma
-                     (the same codes as its MPCDI alpha map)
+                     16-bit, gamma-encoded with that projector's blend gamma
+                     (``blend_gamma``, default its own ``gamma``; the same
+                     codes as its MPCDI alpha map)
     coverage.png     how many projectors light each domemaster pixel (legend below)
     blend_sum.png    the linear-light sum of the blend masks minus 1, heatmap saturating at +-1 %
     report.json      the numbers below, per hall and per projector
+
+Per projector blend settings (``ramp_frac``, ``blend_gamma``, ``uplift_on``:
+one value for all or one per projector, :class:`calibration.model.Blend`):
+the ramp enters every neighbour's normalised weights (they still sum to 1);
+a projector whose uplift is off gets no beta map.
 
 Why profile "2d" rather than "3d": a 3d region describes a perspective
 frustum to render, and a planetarium's content is the fisheye domemaster,
@@ -59,6 +65,8 @@ from warp.blend import (
     fibonacci_dome_points,
     mask_pixel_centres,
     max_overlap_count,
+    ramp_fracs,
+    uplift_flags,
 )
 from warp.formats._io import atomic_write_bytes
 from warp.formats.convert import (
@@ -138,7 +146,7 @@ def map_size(projector: ProjectorModel, width_px: int) -> tuple[int, int]:
 
 def blend_and_uplift_mask(
     dome: DomeModel, projectors: Sequence[ProjectorModel], index: int, width: int, height: int, max_count: int,
-    ramp_frac: float = DEFAULT_RAMP_FRAC,
+    ramp_frac: float | Sequence[float] = DEFAULT_RAMP_FRAC, uplift_on: bool | Sequence[bool] = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Projector ``index``'s blend weight, black uplift and lit texels in one pass: three (height, width) arrays.
 
@@ -146,8 +154,10 @@ def blend_and_uplift_mask(
     :func:`warp.blend.black_uplift_mask` (tests compare them), at texel
     centres, float32 weight and uplift (linear) and bool lit (the texel's
     centre lights the visible dome); one projection of every projector per
-    chunk instead of two.
+    chunk instead of two. ``ramp_frac``/``uplift_on``: one value or one per projector.
     """
+    ramps = ramp_fracs(ramp_frac, len(projectors))
+    uplift_here = bool(uplift_flags(uplift_on, len(projectors))[index])
     target = projectors[index]
     px = mask_pixel_centres(target, width, height)
     blacks = np.array([p.black_level for p in projectors])
@@ -165,7 +175,7 @@ def blend_and_uplift_mask(
         for j, proj in enumerate(projectors):
             ppx, ok = dome_points_to_pixels(proj, points)
             ok &= visible
-            raw = np.where(ok, edge_weight(ppx, proj.width_px, proj.height_px, ramp_frac), 0.0)
+            raw = np.where(ok, edge_weight(ppx, proj.width_px, proj.height_px, ramps[j]), 0.0)
             total += raw
             black_here += ok * proj.black_level
             if j == index:
@@ -173,7 +183,7 @@ def blend_and_uplift_mask(
         w = np.divide(mine, total, out=np.zeros_like(total), where=total > 0.0)
         need = np.maximum(top_black - black_here, 0.0)
         weight[chunk] = np.where(valid, w, 0.0)
-        uplift[chunk] = np.where(valid, w * need, 0.0)
+        uplift[chunk] = np.where(valid & uplift_here, w * need, 0.0)
         lit[chunk] = valid
     shape = (height, width)
     return weight.reshape(shape), uplift.reshape(shape), lit.reshape(shape)
@@ -237,6 +247,18 @@ def _blend_sum(
     return total, count > 0, rim
 
 
+def _blend_gammas(projectors: Sequence[ProjectorModel], blend_gamma) -> list[float]:
+    """One mask-encoding gamma per projector: each one's own ``gamma`` (None), one number, or one each."""
+    if blend_gamma is None:
+        return [float(p.gamma) for p in projectors]
+    values = np.atleast_1d(np.asarray(blend_gamma, dtype=np.float64))
+    if values.ndim != 1 or len(values) not in (1, len(projectors)):
+        raise WarpModelError(f"blend_gamma = {blend_gamma!r}: give one number or one per projector ({len(projectors)})")
+    if not np.all(np.isfinite(values) & (values > 0.0)):
+        raise WarpModelError(f"blend_gamma = {blend_gamma!r}: each must be > 0 (2.2 is typical)")
+    return [float(g) for g in np.broadcast_to(values, (len(projectors),))]
+
+
 def build_hall_warp(
     dome: DomeModel,
     projectors: Sequence[ProjectorModel],
@@ -251,7 +273,9 @@ def build_hall_warp(
     check_points: int = DEFAULT_CHECK_POINTS,
     warp_check_directions: int = DEFAULT_WARP_CHECK_DIRECTIONS,
     mesh_step_px: float | None = None,
-    ramp_frac: float = DEFAULT_RAMP_FRAC,
+    ramp_frac: float | Sequence[float] = DEFAULT_RAMP_FRAC,
+    blend_gamma: float | Sequence[float] | None = None,
+    uplift_on: bool | Sequence[bool] = True,
     seed: int = 0,
     progress: Progress | None = None,
 ) -> dict:
@@ -262,7 +286,10 @@ def build_hall_warp(
     blend maps' and warp maps' width (height in proportion, never more than
     the projector's own); ``buffer_px``: the domemaster size the MPCDI buffer
     declares; ``mesh_step_px``: vertex spacing (default
-    :func:`mesh_step_for`); ``progress(stage, done, total)`` is called after
+    :func:`mesh_step_for`); ``ramp_frac`` (:func:`warp.blend.ramp_fracs`),
+    ``blend_gamma`` (the gamma each alpha map is encoded for; None: each
+    projector's ``gamma``) and ``uplift_on`` (False: no beta map): one value
+    or one per projector; ``progress(stage, done, total)`` is called after
     each step. The module docstring lists the files and checks.
     """
     eye = as_eye_m(eye_m, dome)
@@ -272,6 +299,9 @@ def build_hall_warp(
     names = [p.name for p in projectors]
     if len(set(names)) != len(names):
         raise WarpModelError(f"projector names {names}: must be unique (they name the MPCDI regions)")
+    ramps = ramp_fracs(ramp_frac, len(projectors))
+    uplifts = uplift_flags(uplift_on, len(projectors))
+    gammas = _blend_gammas(projectors, blend_gamma)
     for what, value in (("mask_width_px", mask_width_px), ("warp_width_px", warp_width_px), ("buffer_px", buffer_px),
                         ("preview_px", preview_px), ("check_points", check_points),
                         ("warp_check_directions", warp_check_directions)):
@@ -297,15 +327,15 @@ def build_hall_warp(
     alpha_codes, beta_codes, masks_linear, lits, blend_files = [], [], [], [], []
     for i, p in enumerate(projectors):
         w, h = map_size(p, mask_width_px)
-        weight, uplift, lit = blend_and_uplift_mask(dome, projectors, i, w, h, max_count, ramp_frac)
-        alpha = encode_mask(np.clip(weight, 0.0, 1.0), p.gamma)
+        weight, uplift, lit = blend_and_uplift_mask(dome, projectors, i, w, h, max_count, ramps, uplifts)
+        alpha = encode_mask(np.clip(weight, 0.0, 1.0), gammas[i])
         beta = np.rint(MASK_CODE_MAX * np.clip(uplift, 0.0, 1.0)).astype(np.uint16)
         blend_name = f"blend_p{i + 1:02d}.png"
         write_png(out / blend_name, alpha)
         alpha_codes.append(alpha)
         beta_codes.append(beta)
         # Every check below uses the masks as written: decoded from their 16-bit codes.
-        masks_linear.append(decode_mask(alpha, p.gamma))
+        masks_linear.append(decode_mask(alpha, gammas[i]))
         lits.append(lit)
         blend_files.append(blend_name)
         report_progress("blend", i + 1, count)
@@ -313,13 +343,14 @@ def build_hall_warp(
 
     t0 = time.perf_counter()
     regions = []
-    for p, mesh, alpha, beta in zip(projectors, meshes, alpha_codes, beta_codes):
+    for i, (p, mesh, alpha, beta) in enumerate(zip(projectors, meshes, alpha_codes, beta_codes)):
         x, y, xs, ys = region_from_uv_rect(mesh.domemaster_region())
         cols, rows = map_size(p, warp_width_px)
         warp = mesh_to_mpcdi_warp(mesh, cols, rows, uv_rect_of_region(x, y, xs, ys))
         regions.append(MpcdiRegion(
             id=p.name, x_resolution_px=p.width_px, y_resolution_px=p.height_px, x=x, y=y, x_size=xs, y_size=ys,
-            warp=warp, warp_convention="absolute", alpha=alpha, alpha_gamma=p.gamma, beta=beta,
+            warp=warp, warp_convention="absolute", alpha=alpha, alpha_gamma=gammas[i],
+            beta=beta if uplifts[i] else None,
         ))
     doc = Mpcdi((MpcdiBuffer("domemaster", int(buffer_px), int(buffer_px), tuple(regions)),), profile="2d",
                 geometry_level=1)
@@ -368,6 +399,9 @@ def build_hall_warp(
             "width_px": p.width_px,
             "height_px": p.height_px,
             "gamma": p.gamma,
+            "blend_gamma": gammas[i],
+            "ramp_frac": float(ramps[i]),
+            "black_uplift": bool(uplifts[i]),
             "black_level": p.black_level,
             "mesh_shape": list(mesh.shape),
             "region_uv": [float(a) for a in region.region_uv],
@@ -376,7 +410,7 @@ def build_hall_warp(
             "mask_shape": list(alpha_codes[i].shape),
             "warp_shape": [rows, cols],
             "lit_fraction": float(lits[i].mean()),
-            "max_uplift": float(region.beta_linear().max()),
+            "max_uplift": 0.0 if region.beta is None else float(region.beta_linear().max()),
             "warp_error_max_px": mesh_err,
             "mpcdi_warp_error_max_px": mpcdi_err,
             "warp_check_points": n_checked,
