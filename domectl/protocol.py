@@ -12,17 +12,28 @@ Wire format: ``0xD0, PROTOCOL_VERSION, type, payload`` (little-endian).
     hello      node -> master   ig id, protocol version, FrameState version, software
     snapshot   master -> node   the full current state for a joiner (an encoded FrameState, or none yet)
     frame      master -> all    an encoded FrameState (sequence number and deadline inside)
-    ready      node -> master   ig, frame rendered, render ms
+    ready      node -> master   ig, frame rendered, render ms, calibration revision it was drawn with
     swap       master -> all    frame to present now
     heartbeat  both ways        sender (0 = master), last frame, node stats
     bye        both ways        sender (0 = master), final (master: the run is over, exit)
     mirror     master -> all    the scene as UTF-8 JSON, for the standby master (nodes ignore it)
+    calibration master -> all, and to a joiner before its snapshot
+                                the hall's CalibrationSet (zlib-compressed JSON) with its store
+                                version, the master's epoch and the set's revision
+
+A calibration is the one large message (up to MAX_CALIBRATION_MESSAGE_BYTES
+on the wire, MAX_CALIBRATION_JSON_BYTES once inflated); every other message
+stays within MAX_MESSAGE_BYTES. :func:`decode` checks a calibration's header
+and sizes; its set is parsed by :func:`calibration_set` (PeerError when
+malformed), so a node that already holds that revision never pays for the
+parse of a repeat.
 """
 
 from __future__ import annotations
 
 import json
 import struct
+import zlib
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -35,6 +46,14 @@ PROTOCOL_VERSION = 1
 MASTER_ID = 0
 # A FrameState is ~1 KB; a message 64x larger is an attack or a bug, never a frame.
 MAX_MESSAGE_BYTES = 64 * 1024
+
+# A calibration: 12 projectors with 64 x 64 control grids and 1024-entry LUTs is ~4 MB of JSON,
+# ~1 MB compressed; a reference hall's is 26 KB (1 KB compressed). Bounded on the wire and once
+# inflated, so a corrupt or hostile payload cannot make a node allocate more (a zip bomb).
+MAX_CALIBRATION_MESSAGE_BYTES = 2 * 1024 * 1024
+MAX_CALIBRATION_JSON_BYTES = 16 * 1024 * 1024
+#: What the sockets that receive from a master (a node's SUB and DEALER, the standby's SUB) accept.
+MAX_DOWNSTREAM_BYTES = MAX_CALIBRATION_MESSAGE_BYTES
 
 # Why these values (see benchmarks/bench_barrier.py for the measurements behind them):
 # Nodes and master send a heartbeat this often when they have nothing else to say. At 60 Hz,
@@ -63,6 +82,7 @@ class Kind(Enum):
     HEARTBEAT = 6
     BYE = 7
     MIRROR = 8
+    CALIBRATION = 9
 
 
 @dataclass(frozen=True)
@@ -89,6 +109,7 @@ class Ready:
     ig: int
     frame: int
     render_ms: float
+    calibration_revision: int = -1      # the Calibration revision this frame was drawn with; -1 none
 
 
 @dataclass(frozen=True)
@@ -123,17 +144,39 @@ class Mirror:
     state: dict
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """The hall's calibration as the master holds it (calibration.model.CalibrationSet).
+
+    ``version``: the store version it was loaded from or saved as (0: none, the
+    hall config's own); ``epoch``: chosen at random by each master at start (a
+    standby that takes over keeps the primary's); ``revision``: counts the
+    master's changes to the set within its epoch. A node applies a message
+    whose epoch differs from its own or whose revision is newer, so a repeat
+    or a late copy of an older revision changes nothing. ``dirty``: the set
+    differs from the store's version (a technician's unsaved refinement).
+    ``payload``: the set's JSON, zlib-compressed (:func:`calibration_message`).
+    """
+
+    version: int
+    epoch: int
+    revision: int
+    dirty: bool
+    payload: bytes
+
+
 _KINDS = {k.value: k for k in Kind}    # a dict lookup: Kind(value) costs ~1 us per message
 
-Message = Hello | Snapshot | Frame | Ready | Swap | Heartbeat | Bye | Mirror
+Message = Hello | Snapshot | Frame | Ready | Swap | Heartbeat | Bye | Mirror | Calibration
 
 _PREFIX = struct.Struct("<BBB")
 _HELLO = struct.Struct("<HHH")
 _SNAPSHOT = struct.Struct("<HB")
-_READY = struct.Struct("<Hqf")
+_READY = struct.Struct("<Hqfq")
 _SWAP = struct.Struct("<q")
 _HEARTBEAT = struct.Struct("<Hqffi")
 _BYE = struct.Struct("<HB")
+_CALIBRATION = struct.Struct("<IIqB")
 
 
 def encode(msg: Message) -> bytes:
@@ -142,7 +185,8 @@ def encode(msg: Message) -> bytes:
         if isinstance(msg, Frame):
             return _prefix(Kind.FRAME) + encode_frame(msg.state)
         if isinstance(msg, Ready):
-            return _prefix(Kind.READY) + _READY.pack(msg.ig, msg.frame, msg.render_ms)
+            return _prefix(Kind.READY) + _READY.pack(msg.ig, msg.frame, msg.render_ms,
+                                                                 msg.calibration_revision)
         if isinstance(msg, Swap):
             return _prefix(Kind.SWAP) + _SWAP.pack(msg.frame)
         if isinstance(msg, Heartbeat):
@@ -167,6 +211,12 @@ def encode(msg: Message) -> bytes:
             if len(body) > MAX_MIRROR_BYTES:
                 raise LocalError(f"mirror state of {len(body)} bytes exceeds {MAX_MIRROR_BYTES}")
             return _prefix(Kind.MIRROR) + body
+        if isinstance(msg, Calibration):
+            if len(msg.payload) > MAX_CALIBRATION_MESSAGE_BYTES - _PREFIX.size - _CALIBRATION.size:
+                raise LocalError(f"calibration payload of {len(msg.payload)} bytes exceeds the "
+                                 f"{MAX_CALIBRATION_MESSAGE_BYTES}-byte message limit")
+            return (_prefix(Kind.CALIBRATION) + _CALIBRATION.pack(msg.version, msg.epoch, msg.revision, msg.dirty)
+                    + bytes(msg.payload))
     except struct.error as e:
         raise LocalError(f"cannot encode {msg!r}: {e}") from None
     raise LocalError(f"not a protocol message: {msg!r}")
@@ -187,8 +237,10 @@ def decode(data: bytes) -> Message:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise PeerError(f"message must be bytes, got {type(data).__name__}")
     data = bytes(data)
-    if len(data) > MAX_MESSAGE_BYTES:
-        raise PeerError(f"message of {len(data)} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")
+    if len(data) > MAX_MESSAGE_BYTES and not (
+            len(data) <= MAX_CALIBRATION_MESSAGE_BYTES and data[0] == MAGIC and data[2] == Kind.CALIBRATION.value):
+        limit = MAX_CALIBRATION_MESSAGE_BYTES if data[2] == Kind.CALIBRATION.value else MAX_MESSAGE_BYTES
+        raise PeerError(f"message of {len(data)} bytes exceeds the {limit}-byte limit")
     if len(data) < _PREFIX.size:
         raise PeerError(f"message truncated: {len(data)} bytes")
     magic, version, kind_value = _PREFIX.unpack_from(data)
@@ -204,8 +256,7 @@ def decode(data: bytes) -> Message:
     if kind is Kind.FRAME:
         return Frame(decode_frame(payload))
     if kind is Kind.READY:
-        ig, frame, render_ms = _exact(_READY, payload, "ready")
-        return Ready(ig, frame, render_ms)
+        return Ready(*_exact(_READY, payload, "ready"))
     if kind is Kind.SWAP:
         (frame,) = _exact(_SWAP, payload, "swap")
         return Swap(frame)
@@ -238,8 +289,51 @@ def decode(data: bytes) -> Message:
         if not isinstance(state, dict):
             raise PeerError("mirror: the state must be a JSON object")
         return Mirror(state)
+    if kind is Kind.CALIBRATION:
+        if len(payload) < _CALIBRATION.size:
+            raise PeerError("calibration truncated")
+        version, epoch, revision, dirty = _CALIBRATION.unpack_from(payload)
+        body = payload[_CALIBRATION.size:]
+        if dirty not in (0, 1) or revision < 0 or not body:
+            raise PeerError("calibration: malformed header")
+        return Calibration(version, epoch, revision, bool(dirty), body)
     sender, final = _exact(_BYE, payload, "bye")
     return Bye(sender, bool(final))
+
+
+def calibration_message(calibration, version: int, epoch: int, revision: int, dirty: bool) -> Calibration:
+    """A :class:`Calibration` carrying ``calibration`` (a CalibrationSet); LocalError if too large."""
+    text = calibration.to_json().encode("utf-8")
+    if len(text) > MAX_CALIBRATION_JSON_BYTES:
+        raise LocalError(f"calibration of {len(text)} bytes of JSON exceeds {MAX_CALIBRATION_JSON_BYTES}: "
+                         "smaller control grids or LUTs")
+    msg = Calibration(int(version), int(epoch), int(revision), bool(dirty), zlib.compress(text, 6))
+    encode(msg)          # refuses an oversized payload here, not in the frame loop
+    return msg
+
+
+def calibration_set(msg: Calibration):
+    """The CalibrationSet a :class:`Calibration` carries; PeerError if it is not one (or too large)."""
+    from calibration.model import CalibrationSet
+    from domectl.errors import DomectlError
+
+    inflate = zlib.decompressobj()
+    try:
+        text = inflate.decompress(msg.payload, MAX_CALIBRATION_JSON_BYTES)
+    except zlib.error as e:
+        raise PeerError(f"calibration: payload is not zlib data: {e}") from None
+    if inflate.unconsumed_tail:
+        raise PeerError(f"calibration: payload inflates beyond {MAX_CALIBRATION_JSON_BYTES} bytes")
+    if not inflate.eof:
+        raise PeerError("calibration: payload truncated")
+    try:
+        return CalibrationSet.from_json(text.decode("utf-8"), "calibration message")
+    except UnicodeDecodeError:
+        raise PeerError("calibration: payload is not UTF-8") from None
+    except (DomectlError, ValueError, TypeError, KeyError, RecursionError) as e:
+        # from_json reports ConfigError; a model's own checks (WarpModelError) and a JSON
+        # nested past the parser's depth come out as the others.
+        raise PeerError(f"calibration: {e}") from None
 
 
 def _no_constant(name: str):
@@ -264,6 +358,7 @@ class NodeStatus:
     swaps: int = 0
     fps: float = 0.0
     joins: int = 0
+    calibration_revision: int = -1      # of the last frame it reported ready
 
 
 @dataclass(frozen=True)
@@ -326,6 +421,7 @@ class Barrier:
         node.joins += 1
         node.in_barrier = True
         node.ready_frame = -1
+        node.calibration_revision = -1      # a (re)joiner has drawn nothing yet
         if not self.decided:
             self._waiting.add(ig)
         return True
@@ -357,7 +453,14 @@ class Barrier:
         node = self.seen(msg.ig, now_ns)
         if node is None:
             return False
+        # What the node draws with, late or not (a technician watches it follow the refinement).
+        node.calibration_revision = msg.calibration_revision
         if msg.frame != self.frame or self.decided:
+            if msg.frame == self.frame and not node.in_barrier and node.online:
+                # Caught up with a frame the barrier did not wait for (with nobody left in it, each
+                # frame is decided as it starts, so a ready could never be in time): in again from
+                # the next frame, where it must be ready by the deadline like any other.
+                node.in_barrier = True
             self.reject("stale_ready")
             return False
         node.ready_frame = msg.frame

@@ -209,3 +209,21 @@ def test_the_barrier_decides_exactly_when_the_slow_definition_says(ops):
             expected_due = not barrier.decided and (not barrier.waiting_for() or clock() >= barrier.deadline_ns)
             decision = barrier.poll(clock())
             assert (decision is not None) == expected_due
+
+
+def test_a_node_out_of_an_empty_barrier_gets_back_in_when_it_catches_up():
+    """With no node left in the barrier every frame is decided as it starts: a late node's ready for
+    the current frame brings it back in for the next one, which then waits for it."""
+    clock = FakeClock()
+    barrier = Barrier((1,))
+    assert barrier.hello(1, clock())
+    barrier.begin(0, clock(), clock() + 14 * MS)
+    clock.advance(14)
+    assert barrier.poll(clock()).late == (1,)                      # missed: out of the barrier
+    barrier.begin(1, clock(), clock() + 14 * MS)
+    assert barrier.poll(clock()) is not None                       # nobody to wait for
+    assert not barrier.ready(Ready(1, 1, 5.0), clock())            # too late for frame 1, but current
+    assert barrier.nodes[1].in_barrier
+    barrier.begin(2, clock(), clock() + 14 * MS)
+    assert barrier.poll(clock()) is None                           # frame 2 waits for it again
+    assert barrier.ready(Ready(1, 2, 5.0), clock()) and barrier.poll(clock()).late == ()
