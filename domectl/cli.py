@@ -152,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--live", action="store_true",
                    help="pace frames at the hall's fps with its swap deadline instead of lockstep")
     p.add_argument("--igs", default=None, help="only these IG ids, e.g. 1,3,5 (default: all)")
+    p.add_argument("--calibration", choices=("store", "hall"), default="store",
+                   help="the projectors' warp from the hall's calibration store (default; made from the config "
+                        "on first use) or from the hall config only")
     p.add_argument("--pattern", type=_pattern_arg, default=None, metavar="NAME[:P01,P02]",
                    help="show a test pattern (calibration/patterns.py) instead of the sky, on these projectors")
     _show_args(p)
@@ -338,7 +341,8 @@ def cmd_run(args) -> int:
     report = run_embedded(hall, frames=args.frames, scale=args.scale, out_dir=args.out,
                           start_utc=args.time or parse_utc(None), rate=args.rate, lockstep=not args.live,
                           refraction=args.refraction,
-                          headless=args.headless, igs=igs, before_run=lambda master: _before_run(master, args))
+                          headless=args.headless, igs=igs, calibration=args.calibration,
+                          before_run=lambda master: _before_run(master, args))
     return 0 if report["ok"] else 1
 
 

@@ -7,6 +7,7 @@
     domectl calibrate auto --camera sim --out DIR [--save]   # structured light, fitted pose and lens
     domectl calibrate colour --camera sim --out DIR [--save] # brightness and colour matched from flat fields
     domectl calibrate blend --projector p03 --width 0.5 --gamma 2.4 --uplift off   # a new store version
+    domectl calibrate adjust --projector p03                 # move control points, live on the dome; s saves
 
 Test patterns (calibration/patterns.py) go through the running master's
 control API (``POST /api/calibration/pattern``): the named projectors show the
@@ -45,7 +46,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     q.add_argument("--keys", type=Path, default=None, metavar="DIR",
                    help="key directory with control.token (default: <config dir>/keys)")
     q.add_argument("--token", default=None, help="the control token (default: found on this machine)")
-    from calibration import cli_auto, cli_store, cli_tune
+    from calibration import cli_adjust, cli_auto, cli_store, cli_tune
 
     auto = cli_auto.add_subparsers(actions)
     auto.add_argument("--save", action="store_true",
@@ -54,6 +55,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                       help="with --save: the calibration store (default: the hall's)")
     cli_store.add_subparsers(actions)
     cli_tune.add_subparsers(actions)
+    cli_adjust.add_subparsers(actions)
     return p
 
 
@@ -69,7 +71,7 @@ def cmd_calibrate(args) -> int:
         return status
     if getattr(args, "calibrate_run", None) is not None:          # the store's actions (calibration/cli_store.py)
         return args.calibrate_run(args)
-    if getattr(args, "func", None) is not None:                   # colour, blend (calibration/cli_tune.py)
+    if getattr(args, "func", None) is not None:                   # colour, blend, adjust (cli_tune, cli_adjust)
         return args.func(args)
     raise argparse.ArgumentTypeError(f"calibrate {args.calibrate_action}: unknown action")
 

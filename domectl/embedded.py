@@ -5,6 +5,11 @@ node code as a real cluster, over real ZeroMQ sockets on loopback (ports
 chosen by the OS, so runs never collide). At the end it writes every IG's
 last presented frame, the domemaster reconstructed from the left-eye
 projectors (what a camera at the eye point would see) and metrics.json.
+
+Calibration: as ``domectl master``, the run uses the hall's calibration store
+(``calibration="store"``, made from the hall config if it does not exist);
+``calibration="hall"`` draws with the hall config's nominal models only (a
+run that must not depend on what a technician saved on this machine).
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ log = logging.getLogger("domectl.run")
 # Node start-up (import, EGL context, star upload, warp mesh, blend mask) for 24 processes
 # sharing two cores takes tens of seconds; past this something is broken, not slow.
 JOIN_TIMEOUT_S = 240.0
+#: Where a run's calibration comes from (run_embedded's ``calibration``).
+CALIBRATION_SOURCES = ("store", "hall")
 # After the final bye, nodes write their PNG and exit; then they are stopped by force.
 EXIT_GRACE_S = 30.0
 
@@ -106,12 +113,15 @@ def reconstruct_dome(hall: Hall, scale: float, out_dir: Path, size_px: int) -> n
 
 def run_embedded(hall: Hall, *, frames: int, scale: float, out_dir: Path, start_utc: datetime,
                  rate: float = 1.0, lockstep: bool = True, headless: bool = True, refraction: bool = False,
-                 igs: tuple[int, ...] | None = None, before_run=None) -> dict:
+                 igs: tuple[int, ...] | None = None, before_run=None, calibration: str = "store") -> dict:
     """Run ``frames`` frames of the hall with every IG a process here; ``before_run(master)``
-    is called once the master exists, before any node starts (``--show`` loads a show there)."""
+    is called once the master exists, before any node starts (``--show`` loads a show there).
+    ``calibration``: "store" (the hall's calibration store) or "hall" (its config only)."""
     from domectl.ephemeris import CachedEphemeris, Ephemeris
     from render.image import save_png
 
+    if calibration not in CALIBRATION_SOURCES:
+        raise ValueError(f"calibration {calibration!r}: one of {', '.join(CALIBRATION_SOURCES)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("ig*.png"):
@@ -126,6 +136,8 @@ def run_embedded(hall: Hall, *, frames: int, scale: float, out_dir: Path, start_
     master = Master(hall, link, CachedEphemeris(Ephemeris()), scene, igs=igs,
                     liveness_s=LOCKSTEP_LIVENESS_S if lockstep else None, status_file=status_path(hall.name),
                     audio=AudioCues(hall.osc.audio_host, hall.osc.audio_port))
+    if calibration == "store":
+        master.use_store_calibration()
     if before_run is not None:
         before_run(master)
     _say(f"{hall.name}: {len(igs)} IGs at scale {scale:g}, {frames} frames from "
@@ -166,7 +178,8 @@ def run_embedded(hall: Hall, *, frames: int, scale: float, out_dir: Path, start_
         save_png(out_dir / "dome.png", reconstruct_dome(hall, scale, out_dir, size_px))
     report = {
         "ok": ok, "hall": hall.name, "start_utc": start_utc.isoformat(), "scale": scale,
-        "lockstep": lockstep, "wall_s": round(time.monotonic() - t_begin, 2),
+        "lockstep": lockstep, "calibration": {"source": calibration, "version": master.calibration_version},
+        "wall_s": round(time.monotonic() - t_begin, 2),
         "node_exit_codes": {f"ig{ig:02d}": c for ig, c in codes.items()},
         "missing_outputs": [f"ig{ig:02d}.png" for ig in missing], **summary,
         "rejected_peers": dict(link.rejected_peers),

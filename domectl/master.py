@@ -16,6 +16,14 @@ Two pacings:
 
 The clock is injected (``clock_ns``); show time is ``frame / fps``, never read
 from a wall clock, so a run is reproducible frame for frame.
+
+Calibration: the master holds the hall's calibration set (``calibration``,
+from the store: :meth:`Master.use_store_calibration`) with the store version
+it came from and whether a technician has changed it since
+(``calibration_dirty``). Every change (:meth:`Master.set_calibration`) makes
+a new revision; the frame loop publishes the newest at most every
+CALIBRATION_MIN_INTERVAL_S (changes in between coalesce) and repeats it every
+CALIBRATION_REPEAT_S; a joining node gets it before its snapshot.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import dataclasses
 import logging
 import math
 import os
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,18 +44,19 @@ import numpy as np
 
 from domectl.astro import standard_pressure_mbar
 from domectl.config import Hall
-from domectl.errors import DomectlError, PeerError
+from domectl.errors import DomectlError, LocalError, PeerError
 from domectl.frame import BodyView, FrameState, Overlay
 from domectl.layermix import DEFAULT_FADE_S, Fade, LayerMix
 from domectl.motion import Path as MovePath
 from domectl.simclock import SimClock
 from domectl.status import WRITE_INTERVAL_S, write_status
 from domectl.protocol import (
-    HEARTBEAT_INTERVAL_S, MASTER_ID, MIRROR_INTERVAL_S, Barrier, Bye, Frame, Heartbeat, Hello, Mirror,
-    Ready, Snapshot, Swap, SwapDecision, decode,
+    HEARTBEAT_INTERVAL_S, MASTER_ID, MIRROR_INTERVAL_S, Barrier, Bye, Calibration, Frame, Heartbeat, Hello,
+    Mirror, Ready, Snapshot, Swap, SwapDecision, calibration_message, calibration_set, decode,
 )
 
 if TYPE_CHECKING:
+    from calibration.model import CalibrationSet
     from domectl.showrun import ShowRun
     from shows.player import ShowScene
 
@@ -66,6 +76,14 @@ JOIN_BEACON_S = 0.05
 EXPIRE_EVERY_S = 0.05
 # The identity each IG's DEALER sets ("ig07"), precomputed for the per-message check.
 _IDENTITIES = {ig: f"ig{ig:02d}".encode() for ig in range(0, 1000)}
+# A technician holding an arrow key sends ~30 nudges a second: publishing at most 10 calibrations
+# a second coalesces them (the dome follows within 0.1 s, 6 frames at 60 Hz) and bounds what 24
+# nodes must decode and apply to 10 small updates a second.
+CALIBRATION_MIN_INTERVAL_S = 0.1
+# The calibration is published again this often though nothing changed: a standby started after
+# the last change, or a node whose copy was dropped at the PUB high-water mark, has it within 2 s.
+# A repeat costs a node a 21-byte header compare.
+CALIBRATION_REPEAT_S = 2.0
 #: Version of the mirror's JSON layout (Master.mirror); a standby refuses another.
 MIRROR_FORMAT = 2
 #: The console's rate buttons (sim seconds per second): reverse, real time, time-lapses up to a day a second.
@@ -188,6 +206,22 @@ class Master:
         #: A technician's test pattern on the projectors ("grid", "white:p01,p02"; "" none):
         #: calibration/patterns.py. It replaces the sky on the named projectors, black elsewhere.
         self.pattern = ""
+        #: The hall's calibration (calibration.model.CalibrationSet), or None: the nodes use the
+        #: hall config's nominal models. ``calibration_version``: the store version it is (or, when
+        #: dirty, it was changed from); 0 none. ``calibration_store``: the store it came from.
+        self.calibration: CalibrationSet | None = None
+        self.calibration_version = 0
+        self.calibration_dirty = False
+        self.calibration_store: Path | None = None
+        #: Revisions count changes within this master's epoch (protocol.Calibration).
+        self.calibration_epoch = secrets.randbits(32)
+        self.calibration_revision = 0
+        self._calibration_msg: Calibration | None = None
+        self._calibration_due = False
+        self._calibration_sent_ns: int | None = None
+        self.calibration_published = 0
+        #: What the primary's last mirror said of its calibration (a standby's, else None).
+        self.mirrored_calibration: dict | None = None
 
     # ------------------------------------------------------------ the sky
 
@@ -425,6 +459,9 @@ class Master:
             elif isinstance(msg, Hello):
                 if self.barrier.hello(msg.ig, now):
                     log.info("ig%02d joined (software %s)", msg.ig, msg.software)
+                    calibration = self._calibration_msg
+                    if calibration is not None:         # first, so it draws the snapshot calibrated
+                        self.link.send_to(identity, calibration)
                     self.link.send_to(identity, Snapshot(msg.ig, self.current))
             elif isinstance(msg, Heartbeat):
                 self.barrier.heartbeat(msg, now)
@@ -439,6 +476,95 @@ class Master:
             for ig in self.barrier.expire(now):
                 log.warning("ig%02d went silent: out of the barrier", ig)
 
+    # ------------------------------------------------------------ calibration
+
+    def set_calibration(self, calibration: CalibrationSet, *, version: int | None = None,
+                        dirty: bool | None = None, store: Path | None = None) -> int:
+        """Make ``calibration`` the hall's from the next publication on (any thread); returns its revision.
+
+        ``version`` (the store version it now is) and ``dirty`` (it differs from that
+        version) stay as they were when None. LocalError if it is too large to send.
+        """
+        with self.lock:
+            revision = self.calibration_revision + 1
+            version = self.calibration_version if version is None else int(version)
+            dirty = self.calibration_dirty if dirty is None else bool(dirty)
+            msg = calibration_message(calibration, version, self.calibration_epoch, revision, dirty)
+            self.calibration, self.calibration_version, self.calibration_dirty = calibration, version, dirty
+            if store is not None:
+                self.calibration_store = Path(store)
+            self.calibration_revision = revision
+            self._calibration_msg = msg
+            self._calibration_due = True
+            return revision
+
+    def mark_calibration_saved(self, version: int, calibration: CalibrationSet) -> None:
+        """The store holds ``calibration`` as ``version`` now; clean unless it changed meanwhile."""
+        with self.lock:
+            self.calibration_version = int(version)
+            self.calibration_dirty = self.calibration is not calibration and self.calibration != calibration
+            if self.calibration is not None:
+                # Same revision and set: a node compares the revision and skips it; the repeat
+                # carries the new version number.
+                self._calibration_msg = calibration_message(
+                    self.calibration, self.calibration_version, self.calibration_epoch,
+                    self.calibration_revision, self.calibration_dirty)
+
+    def adopt_calibration(self, msg: Calibration) -> None:
+        """Take over the primary's calibration as its last message carried it: same epoch and
+        revision, so the nodes (which have it) rebuild nothing. PeerError if it is malformed."""
+        calibration = calibration_set(msg)
+        with self.lock:
+            self.calibration, self.calibration_version = calibration, msg.version
+            self.calibration_dirty = msg.dirty
+            self.calibration_epoch, self.calibration_revision = msg.epoch, msg.revision
+            self._calibration_msg = msg
+            self._calibration_due = True
+
+    def use_store_calibration(self, root: Path | None = None) -> bool:
+        """Load the hall's calibration store's current version (``root``: default_store_root(hall);
+        a store that does not exist is made from the hall config). False (logged) when it
+        cannot be read: the nodes then use the hall config's models."""
+        from calibration.store import CalibrationStore, StoreError, default_store_root
+
+        root = Path(root) if root is not None else default_store_root(self.hall)
+        try:
+            store = CalibrationStore.open(root, self.hall)
+            current = store.current()
+        except (StoreError, OSError) as e:
+            log.error("calibration store %s cannot be read (%s): the nodes use the hall config's models", root, e)
+            return False
+        for why in (*store.recovered, *current.skipped):
+            log.warning("calibration store %s: %s", root, why)
+        if current.calibration.hall != self.hall.name:
+            log.warning("calibration store %s holds hall %r, this is %r: using it anyway", root,
+                        current.calibration.hall, self.hall.name)
+        try:
+            self.set_calibration(current.calibration, version=current.info.version, dirty=False, store=root)
+        except LocalError as e:
+            log.error("calibration %s v%d cannot be sent to the nodes: %s", root, current.info.version, e)
+            return False
+        log.info("calibration: %s version %d", root, current.info.version)
+        return True
+
+    def publish_calibration(self, force: bool = False) -> bool:
+        """Publish the calibration if it changed (at most every CALIBRATION_MIN_INTERVAL_S) or is
+        due for its repeat (every CALIBRATION_REPEAT_S); True if it went out."""
+        msg = self._calibration_msg
+        if msg is None:
+            return False
+        now = self.clock_ns()
+        since = None if self._calibration_sent_ns is None else now - self._calibration_sent_ns
+        if not (force or since is None or (self._calibration_due and since >= CALIBRATION_MIN_INTERVAL_S * 1e9)
+                or since >= CALIBRATION_REPEAT_S * 1e9):
+            return False
+        with self.lock:
+            msg, self._calibration_due = self._calibration_msg, False
+        self._calibration_sent_ns = now
+        self.link.publish(msg)
+        self.calibration_published += 1
+        return True
+
     def beacon(self, every_s: float = HEARTBEAT_INTERVAL_S) -> None:
         now = self.clock_ns()
         if now - self._last_beacon_ns >= every_s * 1e9:
@@ -452,6 +578,7 @@ class Master:
         last = -1
         while self.clock_ns() < end:
             self.beacon(JOIN_BEACON_S)
+            self.publish_calibration()
             self.pump(JOIN_BEACON_S * 1000)
             self.write_status()
             joined = self.barrier.live_count()
@@ -484,6 +611,7 @@ class Master:
             self.pump(min(max(remaining_ms, 0.0), HEARTBEAT_INTERVAL_S * 1000))
             self.beacon()
         self.link.publish(Swap(frame))
+        self.publish_calibration()
         self.publish_mirror()
         if self.audio is not None:
             self.audio.frame(frame, state.show_time_s)
@@ -553,6 +681,11 @@ class Master:
             "operator": {"move": self.move.mirror() if self.move is not None else None,
                          "dim": [dim.start_opacity, dim.target_opacity, dim.start_s, dim.fade_s],
                          "paused_rate": self.paused_rate, "site_name": self.site_name, "pattern": self.pattern},
+            # The set itself is too large for a mirror: the standby keeps the last Calibration
+            # message it saw (domectl.standby.Watch); this says what it should be.
+            "calibration": {"version": self.calibration_version, "dirty": self.calibration_dirty,
+                            "epoch": self.calibration_epoch, "revision": self.calibration_revision,
+                            "store": None if self.calibration_store is None else str(self.calibration_store)},
         }
 
     def restore(self, mirror: dict) -> None:
@@ -588,6 +721,12 @@ class Master:
             paused_rate = None if op.get("paused_rate") is None else float(op["paused_rate"])
             site_name = None if op.get("site_name") is None else str(op["site_name"])
             pattern = str(op.get("pattern", ""))
+            cal = mirror.get("calibration")
+            calibration_store = None
+            if cal is not None:
+                calibration_store = None if cal.get("store") is None else Path(str(cal["store"]))
+                cal = {"version": int(cal["version"]), "dirty": bool(cal["dirty"]), "epoch": int(cal["epoch"]),
+                       "revision": int(cal["revision"])}
             for name, part in self.mirrored.items():
                 if name in mirror.get("parts", {}):
                     part.restore(mirror["parts"][name])
@@ -598,6 +737,9 @@ class Master:
         self.show_tally = show_tally
         self.move, self.dim, self.paused_rate, self.site_name = move, dim, paused_rate, site_name
         self.pattern = pattern
+        self.mirrored_calibration = cal
+        if calibration_store is not None:
+            self.calibration_store = calibration_store
         self.barrier.frame = frame
         self._edge_logged = False
         self._restore_show(mirror.get("show"))
@@ -690,9 +832,12 @@ class Master:
             "blackout": {"level": level, "target": target},
             "pointer": pointer,
             "pattern": self.pattern,
+            "calibration": {"version": self.calibration_version, "dirty": self.calibration_dirty,
+                            "revision": self.calibration_revision if self.calibration is not None else None},
             "nodes": [{"ig": n.ig, "online": n.online, "in_barrier": n.in_barrier, "fps": round(n.fps, 2),
                        "render_ms": round(n.render_ms, 3), "missed": n.missed, "swaps": n.swaps,
-                       "joins": n.joins} for n in self.barrier.nodes.values()],
+                       "joins": n.joins, "calibration_revision": n.calibration_revision}
+                      for n in self.barrier.nodes.values()],
         }
 
     def poll_status(self) -> dict:

@@ -353,6 +353,125 @@ class Operator:
             self.master.pattern = name
         return self._state("pattern")
 
+    # ------------------------------------------------------------ calibration (manual refinement)
+
+    def calibration_state(self) -> dict:
+        """GET /api/calibration: the master's calibration, per projector, and which revision
+        each node last drew with."""
+        m = self.master
+        with m.lock:
+            cal, version, dirty = m.calibration, m.calibration_version, m.calibration_dirty
+            revision = m.calibration_revision if cal is not None else None
+            store = m.calibration_store
+            nodes = [{"ig": n.ig, "online": n.online, "calibration_revision": n.calibration_revision}
+                     for n in m.barrier.nodes.values()]
+        projectors = [] if cal is None else [_projector_state(p) for p in cal.projectors]
+        igs = {g.id: g.projector for g in m.hall.igs}
+        for node in nodes:
+            node["projector"] = igs.get(node["ig"])
+        return {"calibration": {"loaded": cal is not None, "hall": None if cal is None else cal.hall,
+                                "version": version, "dirty": dirty, "revision": revision,
+                                "store": None if store is None else str(store)},
+                "projectors": projectors, "nodes": nodes}
+
+    def calibration_adjust(self, projector, row=None, col=None, dx_px=None, dy_px=None, offset_px=None,
+                           grid=None) -> dict:
+        """Refine ``projector``'s control grid: ``grid`` [rows, cols] resamples it; then point
+        (row, col) is nudged by (dx_px, dy_px) or set to ``offset_px`` [dx, dy]. Live on the dome
+        at the next publication (<= 0.1 s); ``dirty`` until saved."""
+        from calibration import adjust
+
+        name = text(projector, "projector")
+        nudging = dx_px is not None or dy_px is not None
+        if nudging and offset_px is not None:
+            raise BadRequest("calibration adjust: give dx_px/dy_px (a nudge) or offset_px (absolute), not both")
+        pointed = nudging or offset_px is not None
+        if pointed and (row is None or col is None):
+            raise BadRequest("calibration adjust: a nudge or an offset needs the point's row and col")
+        if not pointed and grid is None:
+            raise BadRequest("calibration adjust: give dx_px/dy_px, offset_px or grid")
+        if (row is not None or col is not None) and not pointed:
+            raise BadRequest("calibration adjust: row and col need dx_px/dy_px or offset_px")
+        if grid is not None:
+            if (not isinstance(grid, list) or len(grid) != 2
+                    or not all(isinstance(n, int) and not isinstance(n, bool) for n in grid)):
+                raise BadRequest(f"grid must be [rows, cols], two whole numbers, not {grid!r}")
+        if pointed:
+            row, col = _index(row, "row"), _index(col, "col")
+            if nudging:
+                dx = 0.0 if dx_px is None else number(dx_px, "dx_px", -adjust.MAX_OFFSET_PX, adjust.MAX_OFFSET_PX)
+                dy = 0.0 if dy_px is None else number(dy_px, "dy_px", -adjust.MAX_OFFSET_PX, adjust.MAX_OFFSET_PX)
+            else:
+                if not isinstance(offset_px, list) or len(offset_px) != 2:
+                    raise BadRequest(f"offset_px must be [dx, dy] in pixels, not {offset_px!r}")
+                dx = number(offset_px[0], "offset_px[0]", -adjust.MAX_OFFSET_PX, adjust.MAX_OFFSET_PX)
+                dy = number(offset_px[1], "offset_px[1]", -adjust.MAX_OFFSET_PX, adjust.MAX_OFFSET_PX)
+        m = self.master
+        with m.lock:
+            cal = m.calibration
+            if cal is None:
+                raise Refused("no calibration is loaded (the master runs on the hall config's models): "
+                              "start it with its calibration store")
+            try:
+                p = cal.projector(name)
+            except ConfigError as e:
+                raise BadRequest(str(e)) from None
+            control = p.control
+            try:
+                if grid is not None:
+                    control = adjust.resample(control, grid[0], grid[1])
+                if pointed:
+                    control = (adjust.nudge(control, row, col, dx, dy) if nudging
+                               else adjust.set_offset(control, row, col, dx, dy))
+            except ValueError as e:
+                raise BadRequest(str(e)) from None
+            if control != p.control:
+                from dataclasses import replace
+
+                m.set_calibration(cal.replace_projector(replace(p, control=control)), dirty=True)
+            out = self.calibration_summary()
+        out["projector"] = name
+        out["control"] = _control_state(control)
+        if pointed:
+            out["point"] = {"row": row, "col": col, "offset_px": list(control.offsets_px[row][col])}
+        return out
+
+    def calibration_save(self, note="") -> dict:
+        """Commit the master's calibration to the store as a new version (clears ``dirty``)."""
+        from calibration.store import CalibrationStore, default_store_root
+
+        note = text(note, "note")
+        if len(note) > 1000:
+            raise BadRequest("note: at most 1000 characters")
+        m = self.master
+        with m.lock:
+            cal = m.calibration
+            root = m.calibration_store or default_store_root(m.hall)
+        if cal is None:
+            raise Refused("no calibration is loaded: nothing to save")
+        # The store's lock and fsyncs take milliseconds: outside the master's lock, so the frame
+        # loop never waits for the disk.
+        version = CalibrationStore.open(root, m.hall).save(cal, note or "manual refinement (console)")
+        m.mark_calibration_saved(version, cal)
+        with m.lock:
+            m.calibration_store = root
+            return self.calibration_summary()
+
+    def calibration_revert(self) -> dict:
+        """Back to the store's current version (drops unsaved refinement)."""
+        m = self.master
+        if m.calibration_store is None and m.calibration is None:
+            raise Refused("no calibration is loaded: nothing to revert")
+        if not m.use_store_calibration(m.calibration_store):
+            raise Refused(f"the calibration store {m.calibration_store} cannot be read (see the master's log)")
+        with m.lock:
+            return self.calibration_summary()
+
+    def calibration_summary(self) -> dict:
+        m = self.master
+        return {"calibration": {"version": m.calibration_version, "dirty": m.calibration_dirty,
+                                "revision": m.calibration_revision if m.calibration is not None else None}}
+
     # ------------------------------------------------------------ blackout
 
     def blackout(self, fade_s=None) -> dict:
@@ -370,3 +489,23 @@ class Operator:
             m.scene.blackout = False
             m.dim = Fade(level, target, now_s, fade_s)
         return self._state("blackout")
+
+
+def _index(value, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(f"{field} must be a whole number (a control point's index), not {value!r}")
+    return value
+
+
+def _control_state(control) -> dict:
+    return {"rows": control.rows, "cols": control.cols,
+            "offsets_px": [[list(o) for o in row] for row in control.offsets_px]}
+
+
+def _projector_state(p) -> dict:
+    fit = None if p.fit is None else {"rms_px": p.fit.rms_px, "max_px": p.fit.max_px, "points": p.fit.points}
+    return {"name": p.name, "fit": fit,
+            "blend": {"width_frac": p.blend.width_frac, "gamma": p.blend.gamma, "black_uplift": p.blend.black_uplift},
+            "colour": {"gain_rgb": list(p.colour.gain_rgb),
+                       "lut_size": None if p.colour.lut is None else len(p.colour.lut[0])},
+            "control": _control_state(p.control)}

@@ -3,12 +3,26 @@
 Built once per node from the hall config (warp mesh, slice rectangle, blend
 mask, GL programs and buffers); :meth:`IGPipeline.render` then turns each
 :class:`~domectl.frame.FrameState` into the projector's image.
+
+The hall's calibration (calibration.model.CalibrationSet, sent by the master)
+replaces the config's nominal models: :meth:`IGPipeline.plan_calibration`
+works out, in numpy and off the GL thread if need be, what changed for this
+IG and builds only that; :meth:`IGPipeline.apply_calibration` then swaps it in
+between frames. From the cheapest to the dearest:
+
+* colour (gain, LUT): two uniforms and a tiny texture;
+* control grid only: the mesh's vertices move (calibration/adjust.py), one
+  buffer write; the blend mask stays (a refinement of a few pixels does not
+  move the overlap enough to matter, and a held arrow key must stay live);
+* this projector's model: a new mesh (and its slice rectangle);
+* any projector's model or blend parameters: a new blend mask.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -17,6 +31,7 @@ from domectl.errors import ConfigError
 from domectl.frame import FrameState
 from domectl.astro import sun_in_icrs
 from domectl.hallwarp import dome_model, eye_m, projector_models
+from warp.blend import DEFAULT_RAMP_FRAC
 from domectl.projection import dome_from_enu
 from render.compose import DomeRenderer
 from render.layers import LayerView
@@ -78,24 +93,68 @@ def render_frame(renderer: DomeRenderer, state: FrameState, hall: Hall, rect_uv,
                            limiting_mag_delta=state.limiting_mag_delta)
 
 
+def scaled_model(model, scale: float):
+    """A calibrated ProjectorModel at a node's ``scale`` (as domectl.hallwarp.scaled_size does)."""
+    if scale == 1.0:
+        return model
+    return replace(model, width_px=max(16, round(model.width_px * scale)),
+                   height_px=max(16, round(model.height_px * scale)))
+
+
+def ramp_frac(calibration) -> float | tuple[float, ...]:
+    """The blend ramp of a calibration set for warp.blend: one number when every projector's
+    ``blend.width_frac`` is the same, else one per projector (in the set's order)."""
+    fracs = tuple(float(p.blend.width_frac) for p in calibration.projectors)
+    return fracs[0] if len(set(fracs)) == 1 else fracs
+
+
+@dataclass(frozen=True)
+class CalibrationPlan:
+    """What applying a calibration takes for one IG, built in numpy (no GL): see the module docstring.
+
+    ``kind``: "none", "colour", "control" (vertices only) or "rebuild" (a new mesh
+    and/or blend mask, hence a new warp pass). ``mesh``/``blend`` are the new ones
+    (None: keep); ``vertices_px`` (R, C, 2) the mesh's vertices moved by the control grid.
+    """
+
+    calibration: object
+    kind: str
+    models: tuple
+    ramp: float | tuple[float, ...]
+    mesh: object | None
+    blend: np.ndarray | None
+    vertices_px: np.ndarray
+    gain_rgb: tuple[float, float, float]
+    lut: tuple | None
+    plan_ms: float
+
+
 class IGPipeline:
     def __init__(self, ctx, hall: Hall, ig_id: int, scale: float, catalog):
         ig = hall.ig(ig_id)
         self.hall = hall
         self.ig = ig
+        self.ctx = ctx
+        self.scale = scale
         projectors = projector_models(hall, scale)
         self.index = [p.id for p in hall.projectors].index(ig.projector)
         self.projector = projectors[self.index]
-        dome = dome_model(hall)
-        eye = eye_m(hall)
-        step = max(4.0, MESH_STEP_PX_FULL * scale)
-        self.mesh = build_mesh(dome, self.projector, eye, step_px=step)
+        self.dome = dome = dome_model(hall)
+        self.eye = eye = eye_m(hall)
+        self.step_px = max(4.0, MESH_STEP_PX_FULL * scale)
+        self.mesh = build_mesh(dome, self.projector, eye, step_px=self.step_px)
         self.rect_uv = self.mesh.domemaster_region()
         self.slice_size = self.mesh.render_size_px(max_px=MAX_SLICE_PX)
         w, h = self.projector.width_px, self.projector.height_px
-        mask_w = min(w, BLEND_MASK_MAX_W)
-        mask_h = max(2, round(h * mask_w / w))
-        self.blend = blend_mask(dome, projectors, eye, self.index, mask_w, mask_h)
+        self.blend = blend_mask(dome, projectors, eye, self.index, *self._mask_size(self.projector))
+        #: What the picture is built from: the models (scaled) and blend ramp, the control grid
+        #: (with the model size its offsets are in) and the colour; the calibration set, if any.
+        self.models = tuple(projectors)
+        self.ramp: float | tuple[float, ...] = DEFAULT_RAMP_FRAC
+        self.control = None
+        self.gain_rgb, self.lut = (1.0, 1.0, 1.0), None
+        self.calibration = None
+        self.vertices_px = self.mesh.pixel_xy
         # One look for the whole dome: the limiting magnitude and the star sizes follow the
         # hall's domemaster density, the same for every IG; a star's size is then converted
         # into this slice's pixels, which are denser or sparser from projector to projector.
@@ -108,6 +167,90 @@ class IGPipeline:
         self._patterns: dict[str, np.ndarray] = {}
         self.warp = WarpPass(ctx, self.mesh.pixel_xy, self.mesh.uv, self.mesh.valid, self.blend,
                              gamma=self.projector.gamma, out_size=(w, h), cut=springline_cut_deg(dome, self.mesh))
+
+    @staticmethod
+    def _mask_size(projector) -> tuple[int, int]:
+        w, h = projector.width_px, projector.height_px
+        mask_w = min(w, BLEND_MASK_MAX_W)
+        return mask_w, max(2, round(h * mask_w / w))
+
+    # ------------------------------------------------------------ calibration
+
+    def rebuild_needed(self, calibration) -> bool:
+        """Whether ``calibration`` needs a new mesh or blend mask here (a cheap comparison)."""
+        models = tuple(scaled_model(p.model, self.scale) for p in calibration.projectors)
+        return models != self.models or ramp_frac(calibration) != self.ramp
+
+    def plan_calibration(self, calibration) -> CalibrationPlan:
+        """What applying ``calibration`` (a CalibrationSet) takes, computed (numpy only: safe in a
+        worker thread while the GL thread renders, as long as no other plan is applied meanwhile).
+        ConfigError if the set has no calibration for this IG's projector."""
+        from calibration.adjust import displace_px
+
+        t0 = time.perf_counter()
+        names = [p.name for p in calibration.projectors]
+        if self.ig.projector not in names:
+            raise ConfigError(f"calibration of {calibration.hall!r} has no projector {self.ig.projector!r} "
+                              f"(it has {', '.join(names)}): is it this hall's?")
+        index = names.index(self.ig.projector)
+        mine = calibration.projectors[index]
+        models = tuple(scaled_model(p.model, self.scale) for p in calibration.projectors)
+        ramp = ramp_frac(calibration)
+        projector = models[index]
+        mesh = None
+        if projector != self.projector:
+            mesh = build_mesh(self.dome, projector, self.eye, step_px=self.step_px)
+        blend = None
+        if models != self.models or ramp != self.ramp or mesh is not None:
+            blend = blend_mask(self.dome, list(models), self.eye, index, *self._mask_size(projector),
+                               ramp_frac=ramp)
+        base = mesh if mesh is not None else self.mesh
+        control_changed = mine.control != self.control or mesh is not None
+        vertices = (displace_px(base.pixel_xy, mine.control, projector.width_px, projector.height_px,
+                                mine.model.width_px, mine.model.height_px)
+                    if control_changed else self.vertices_px)
+        gain, lut = tuple(mine.colour.gain_rgb), mine.colour.lut
+        if mesh is not None or blend is not None:
+            kind = "rebuild"
+        elif control_changed:
+            kind = "control"
+        elif (gain, lut) != (self.gain_rgb, self.lut):
+            kind = "colour"
+        else:
+            kind = "none"
+        return CalibrationPlan(calibration, kind, models, ramp, mesh, blend, vertices, gain, lut,
+                               (time.perf_counter() - t0) * 1e3)
+
+    def apply_calibration(self, plan: CalibrationPlan) -> None:
+        """Swap a plan in (GL: call between frames on the render thread)."""
+        if plan.kind == "rebuild":
+            mesh = plan.mesh if plan.mesh is not None else self.mesh
+            blend = plan.blend if plan.blend is not None else self.blend
+            projector = plan.models[[p.name for p in plan.calibration.projectors].index(self.ig.projector)]
+            warp = WarpPass(self.ctx, plan.vertices_px, mesh.uv, mesh.valid, blend, gamma=projector.gamma,
+                            out_size=(projector.width_px, projector.height_px),
+                            cut=springline_cut_deg(self.dome, mesh))
+            old, self.warp = self.warp, warp
+            old.release()
+            if (projector.width_px, projector.height_px) != (self.projector.width_px, self.projector.height_px):
+                self._patterns = {}
+            self.mesh, self.blend, self.projector = mesh, blend, projector
+            self.rect_uv = mesh.domemaster_region()
+            self.slice_size = mesh.render_size_px(max_px=MAX_SLICE_PX)
+        elif plan.kind == "control":
+            self.warp.set_vertices_px(plan.vertices_px)
+        if plan.kind == "rebuild" or (plan.gain_rgb, plan.lut) != (self.gain_rgb, self.lut):
+            self.warp.set_colour(plan.gain_rgb, plan.lut)
+        self.models, self.ramp, self.vertices_px = plan.models, plan.ramp, plan.vertices_px
+        self.control = plan.calibration.projector(self.ig.projector).control
+        self.gain_rgb, self.lut = plan.gain_rgb, plan.lut
+        self.calibration = plan.calibration
+
+    def set_calibration(self, calibration) -> CalibrationPlan:
+        """Plan and apply at once (tests, a node that has not joined yet); returns the plan."""
+        plan = self.plan_calibration(calibration)
+        self.apply_calibration(plan)
+        return plan
 
     def render(self, state: FrameState) -> np.ndarray:
         """FrameState -> the projector's (H, W, 3) uint8 image, top row first; a technician's

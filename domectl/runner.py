@@ -12,7 +12,7 @@ import numpy as np
 
 from domectl.config import Hall
 from domectl.keys import NodeKeys
-from domectl.node import NodeLoop
+from domectl.node import Calibrator, NodeLoop
 from domectl.transport import NodeLink
 
 log = logging.getLogger("domectl.node")
@@ -56,7 +56,7 @@ def run_node(hall: Hall, ig_id: int, frame_endpoint: str, control_endpoint: str,
     pipeline = IGPipeline(ctx, hall, ig_id, scale, load_stars())
     link = NodeLink(ig_id, frame_endpoint, control_endpoint, keys=keys, standby=standby)
     loop = NodeLoop(ig_id, link, pipeline.render, exit_with_master=exit_with_master,
-                    late_frame=hall.timing.late_frame, black=np.zeros_like)
+                    late_frame=hall.timing.late_frame, black=np.zeros_like, calibrator=Calibrator(pipeline))
     try:
         loop.run(should_stop=lambda: stop["flag"])
     finally:

@@ -84,6 +84,10 @@ def start_services(hall: Hall, master, keys_dir: Path | None, *, preview: bool =
                               if master.votes is not None else None)
         except OSError as e:
             raise ControlError(f"{e.strerror} (cluster.toml [osc] vote_port)") from None
+        if master.calibration is None and master.role == "primary":
+            # `domectl master` drives the cluster with the hall's calibration store (a standby that
+            # took over already has the primary's; `domectl run` chose before the master started).
+            master.use_store_calibration()
         operator = Operator(master, warm_up=True)
         posts = _posts(master, operator)
         try:
@@ -100,7 +104,8 @@ def start_services(hall: Hall, master, keys_dir: Path | None, *, preview: bool =
         token = control_token(keys_dir, run_dir(hall.name))
         services.control = ControlServer(
             host, hall.master.http_port, token,
-            gets={**_gets(master), "/api/state": lambda: _live_state(master, services)}, posts=posts,
+            gets={**_gets(master), "/api/state": lambda: _live_state(master, services),
+                  "/api/calibration": operator.calibration_state}, posts=posts,
             queries={"/api/search": _search(operator)},
             raw_gets={"/api/frame": _frame_bytes(master), "/api/preview.jpg": _preview_jpeg(services.preview)},
             live=lambda: _live_state(master, services), preview=services.preview).start()
@@ -219,6 +224,10 @@ def _operator_posts(op) -> dict:
         "/api/blackout": call("blackout", op.blackout, (), ("fade_s",)),
         "/api/restore": call("restore", op.restore, (), ("fade_s",)),
         "/api/calibration/pattern": call("calibration pattern", op.pattern, ("pattern",), ("projectors",)),
+        "/api/calibration/adjust": call("calibration adjust", op.calibration_adjust, ("projector",),
+                                        ("row", "col", "dx_px", "dy_px", "offset_px", "grid")),
+        "/api/calibration/save": call("calibration save", op.calibration_save, (), ("note",)),
+        "/api/calibration/revert": call("calibration revert", op.calibration_revert),
     }
 
 

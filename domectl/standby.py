@@ -2,8 +2,10 @@
 
 The standby subscribes to the primary's frame socket (it holds the hall's
 master key pair, which the primary accepts as ``standby``) and keeps the
-latest ``Mirror`` (the scene, published every MIRROR_INTERVAL_S) and the
-number of the last frame it saw. It binds its own sockets at start, so a
+latest ``Mirror`` (the scene, published every MIRROR_INTERVAL_S), the
+latest ``Calibration`` (published on every change and repeated every
+CALIBRATION_REPEAT_S: the set is too large for the mirror) and the number of
+the last frame it saw. It binds its own sockets at start, so a
 takeover costs no bind. When the primary has been silent for
 TAKEOVER_AFTER_S it restores the mirror into its own :class:`Master` and
 runs live from the primary's next frame: same show time, same fades, same
@@ -24,7 +26,7 @@ import time
 from collections.abc import Callable
 
 from domectl.errors import PeerError
-from domectl.protocol import HEARTBEAT_INTERVAL_S, LIVENESS, Frame, Heartbeat, Mirror, decode
+from domectl.protocol import HEARTBEAT_INTERVAL_S, LIVENESS, Calibration, Frame, Heartbeat, Mirror, decode
 
 log = logging.getLogger("domectl.standby")
 
@@ -42,6 +44,7 @@ class Watch:
     def __init__(self, clock_s: Callable[[], float] = time.monotonic):
         self.clock_s = clock_s
         self.mirror: dict | None = None
+        self.calibration: Calibration | None = None
         self.last_frame = -1
         self.last_heard_s: float | None = None
         self.malformed = 0
@@ -60,6 +63,10 @@ class Watch:
             self.last_frame = max(self.last_frame, msg.state.frame)
         elif isinstance(msg, Heartbeat):
             self.last_frame = max(self.last_frame, msg.frame)
+        elif isinstance(msg, Calibration):
+            old = self.calibration
+            if old is None or msg.epoch != old.epoch or msg.revision >= old.revision:
+                self.calibration = msg
 
     def primary_dead(self) -> bool:
         """True once a primary that was heard (with a mirror) has been silent TAKEOVER_AFTER_S."""
@@ -71,6 +78,11 @@ def take_over(master, watch: Watch) -> None:
     """Restore the primary's scene into ``master``; its next frame follows the last one seen."""
     master.restore(watch.mirror)
     master.barrier.frame = max(master.barrier.frame, watch.last_frame)
+    if watch.calibration is not None:
+        try:
+            master.adopt_calibration(watch.calibration)
+        except PeerError as e:
+            log.error("standby: the primary's calibration is unreadable (%s): keeping this master's", e)
     if master.show is not None:     # the primary sent the show's audio cues up to its last frame
         master.show.catch_up(master.next_time_s() - 1.0 / master.fps)
     master.role = "primary (took over)"

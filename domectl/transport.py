@@ -69,7 +69,7 @@ import zmq
 from zmq.utils import z85
 
 from domectl.errors import LocalError
-from domectl.protocol import MAX_MESSAGE_BYTES, Message, encode
+from domectl.protocol import MAX_DOWNSTREAM_BYTES, MAX_MESSAGE_BYTES, Message, encode
 
 if TYPE_CHECKING:
     from domectl.keys import MasterKeys, NodeKeys
@@ -382,7 +382,9 @@ class WatchLink:
         self.sub.setsockopt(zmq.SUBSCRIBE, b"")
         self.sub.setsockopt(zmq.RCVHWM, PUB_HWM)
         self.sub.setsockopt(zmq.LINGER, 0)
-        self.sub.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        # A master's calibration is the one large message (protocol.MAX_CALIBRATION_MESSAGE_BYTES);
+        # a smaller limit here would make libzmq drop the connection at every calibration.
+        self.sub.setsockopt(zmq.MAXMSGSIZE, MAX_DOWNSTREAM_BYTES)
         if keys is not None:
             self.sub.setsockopt(zmq.CURVE_SERVERKEY, keys.public)
             self.sub.setsockopt(zmq.CURVE_PUBLICKEY, keys.public)
@@ -436,11 +438,12 @@ class NodeLink:
         self.sub.setsockopt(zmq.SUBSCRIBE, b"")
         self.sub.setsockopt(zmq.RCVHWM, PUB_HWM)
         self.sub.setsockopt(zmq.LINGER, 0)
-        self.sub.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        # Calibrations (published, and sent to a joiner) are larger than any other message.
+        self.sub.setsockopt(zmq.MAXMSGSIZE, MAX_DOWNSTREAM_BYTES)
         self.dealer = self.ctx.socket(zmq.DEALER)
         self.dealer.setsockopt(zmq.IDENTITY, self.identity)
         self.dealer.setsockopt(zmq.LINGER, 0)
-        self.dealer.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        self.dealer.setsockopt(zmq.MAXMSGSIZE, MAX_DOWNSTREAM_BYTES)
         self.monitor = None
         if self.keys is not None:
             for sock in (self.sub, self.dealer):

@@ -6,9 +6,11 @@ right, y down; the image covers ``[0, W] x [0, H]`` and pixel ``(col, row)``
 has its centre at ``(col + 0.5, row + 0.5)``. ``blend_linear`` and the
 returned image are (H, W) / (H, W, 3) arrays with the top row first.
 
-Each output pixel is ``encode(decode(slice(uv)) * weight)`` with
+Each output pixel is ``encode(colour(decode(slice(uv)) * weight))`` with
 ``decode(c) = c**gamma``: the slice is display-encoded (see render/sky.py) and
-the blend weights are linear light, so overlapping projectors add to one.
+the blend weights are linear light, so overlapping projectors add to one;
+``colour`` is the calibration's per-projector correction in linear light
+(:func:`colour_linear`, identity by default: :meth:`WarpPass.set_colour`).
 Pixels outside the mesh stay black. Where the image crosses the dome's edge,
 ``cut`` (a signed margin per vertex, e.g. elevation above the springline in
 degrees) is interpolated across each triangle and pixels where it is negative
@@ -24,6 +26,27 @@ import numpy as np
 
 from render.context import check_gl, release_framebuffers
 from render.shaders import load_program
+
+
+#: The most LUT entries a colour correction may have (a 1-D texture row; 4096 is far finer than
+#: any measured projector response needs).
+MAX_LUT_SIZE = 4096
+
+
+def colour_linear(linear_rgb: np.ndarray, gain_rgb=(1.0, 1.0, 1.0), lut=None) -> np.ndarray:
+    """Numpy twin of the warp shader's colour step: (..., 3) linear -> (..., 3) linear.
+
+    ``clip(rgb * gain, 0, 1)``, then per channel the LUT (3 sequences of n >= 2
+    entries, entry k the output for input k / (n - 1), linear between entries).
+    """
+    rgb = np.clip(np.asarray(linear_rgb, dtype=np.float64) * np.asarray(gain_rgb, dtype=np.float64), 0.0, 1.0)
+    if lut is None:
+        return rgb
+    out = np.empty_like(rgb)
+    for ch in range(3):
+        table = np.asarray(lut[ch], dtype=np.float64)
+        out[..., ch] = np.interp(rgb[..., ch], np.linspace(0.0, 1.0, len(table)), table)
+    return out
 
 
 def mesh_triangles(valid: np.ndarray) -> np.ndarray:
@@ -85,10 +108,8 @@ class WarpPass:
             cut = np.where(valid, 1.0, -1.0)
             drawable = valid
         vertices = np.empty(valid.shape + (5,), dtype=np.float32)
-        vertices[..., 0] = grid_px[..., 0] / width * 2.0 - 1.0
-        # Row r from the top goes to GL row r: the image is drawn upside down in
-        # GL terms so that read_into yields top-row-first rows with no flip copy.
-        vertices[..., 1] = grid_px[..., 1] / height * 2.0 - 1.0
+        self._vertices = vertices
+        self._place(grid_px)
         vertices[..., 2:4] = np.where(drawable[..., None], grid_uv, 0.0)
         vertices[..., 4] = np.where(drawable, cut, -1.0)
         triangles = mesh_triangles(drawable)
@@ -113,7 +134,51 @@ class WarpPass:
         self._prog["u_slice"].value = 0
         self._prog["u_blend"].value = 1
         self._prog["u_out_size"].value = (float(width), float(height))
+        self._prog["u_lut"].value = 2
+        self._lut = None
+        self.set_colour()
         check_gl(ctx, "WarpPass upload")
+
+    def _place(self, grid_px: np.ndarray) -> None:
+        width, height = self.out_size
+        # Row r from the top goes to GL row r: the image is drawn upside down in
+        # GL terms so that read_into yields top-row-first rows with no flip copy.
+        self._vertices[..., 0] = grid_px[..., 0] / width * 2.0 - 1.0
+        self._vertices[..., 1] = grid_px[..., 1] / height * 2.0 - 1.0
+
+    def set_vertices_px(self, grid_px: np.ndarray) -> None:
+        """Move the mesh's vertices to ``grid_px`` (ny, nx, 2), keeping their (u, v), cut and
+        triangles: a control-grid refinement, one buffer write (no mesh or blend rebuild)."""
+        grid_px = np.asarray(grid_px, dtype=np.float64)
+        if grid_px.shape != self._vertices.shape[:2] + (2,):
+            raise ValueError(f"WarpPass.set_vertices_px: grid_px {grid_px.shape}, expected "
+                             f"{self._vertices.shape[:2] + (2,)} as at creation")
+        self._place(grid_px)
+        self._vbo.write(self._vertices.tobytes())
+
+    def set_colour(self, gain_rgb=(1.0, 1.0, 1.0), lut=None) -> None:
+        """The projector's colour correction in linear light, after blending (:func:`colour_linear`):
+        per-channel ``gain_rgb``, then ``lut`` (3 sequences of the same length n, 2 <= n <= MAX_LUT_SIZE,
+        values in [0, 1]) or None."""
+        gain = tuple(float(g) for g in gain_rgb)
+        if len(gain) != 3 or not all(np.isfinite(gain)) or min(gain) < 0.0:
+            raise ValueError(f"WarpPass.set_colour: gain_rgb {gain_rgb!r}: three finite numbers >= 0")
+        self._prog["u_gain"].value = gain
+        if self._lut is not None:
+            self._lut.release()
+            self._lut = None
+        if lut is None:
+            table = np.zeros((1, 2, 3), np.float32)          # bound but unused (u_lut_size 0)
+        else:
+            table = np.asarray(lut, dtype=np.float32)
+            if table.ndim != 2 or table.shape[0] != 3 or not 2 <= table.shape[1] <= MAX_LUT_SIZE:
+                raise ValueError(f"WarpPass.set_colour: lut of shape {table.shape}: needs 3 channels of "
+                                 f"2..{MAX_LUT_SIZE} entries")
+            table = np.ascontiguousarray(table.T[None, :, :])
+        self._lut = self.ctx.texture((table.shape[1], 1), 3, table.tobytes(), dtype="f4")
+        self._lut.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self._lut.repeat_x = self._lut.repeat_y = False
+        self._prog["u_lut_size"].value = 0.0 if lut is None else float(table.shape[1])
 
     @classmethod
     def from_mesh(cls, ctx: moderngl.Context, mesh, blend_linear: np.ndarray, gamma: float = 2.2) -> WarpPass:
@@ -141,6 +206,7 @@ class WarpPass:
             ctx.disable(moderngl.BLEND | moderngl.DEPTH_TEST | moderngl.CULL_FACE)
             slice_tex.use(0)
             self._blend.use(1)
+            self._lut.use(2)
             self._prog["u_rect"].value = tuple(float(x) for x in rect_uv)
             self._prog["u_gamma"].value = self.gamma
             self._vao.render(moderngl.TRIANGLES)
@@ -151,6 +217,6 @@ class WarpPass:
     def release(self) -> None:
         """Free the GL objects (the context stays)."""
         release_framebuffers(self.ctx, self._fbo)
-        for obj in (self._vao, self._ibo, self._vbo, self._prog, self._blend, self._out_tex):
+        for obj in (self._vao, self._ibo, self._vbo, self._prog, self._blend, self._lut, self._out_tex):
             if obj is not None:
                 obj.release()

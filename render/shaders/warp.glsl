@@ -1,7 +1,10 @@
-// Warp + blend: a projector-space mesh samples the display-encoded slice at
-// each vertex's domemaster (u, v), decodes to linear light, multiplies by the
-// projector's blend weight and encodes again.
-// Numpy twin: the expected pixels in tests/test_render_warp.py.
+// Warp + blend + colour: a projector-space mesh samples the display-encoded
+// slice at each vertex's domemaster (u, v), decodes to linear light,
+// multiplies by the projector's blend weight, applies the calibration's colour
+// (per-channel gain, then an optional per-channel LUT, both in linear light)
+// and encodes again.
+// Numpy twins: the expected pixels in tests/test_render_warp.py; the colour
+// step is render.warp_pass.colour_linear (tests/test_calibration_cluster.py).
 
 #ifdef VERTEX_SHADER
 in vec2 in_ndc;        // projector pixel position, rows flipped so GL row 0 = image top row
@@ -22,6 +25,9 @@ uniform sampler2D u_blend;    // R32F linear blend weight over the projector ima
 uniform vec2 u_out_size;      // projector image size in pixels
 uniform vec4 u_rect;          // (u0, v0, u1, v1) of the domemaster the slice holds
 uniform float u_gamma;
+uniform vec3 u_gain;          // linear-light gain per channel (1: none)
+uniform sampler2D u_lut;      // (n, 1) RGB32F: entry k is the output for input k / (n - 1)
+uniform float u_lut_size;     // n; 0: no LUT
 in vec2 v_uv;
 in float v_cut;
 out vec4 frag;
@@ -36,6 +42,15 @@ void main() {
     // (exact); a coarser mask is interpolated bilinearly (the weights are smooth ramps).
     float weight = texture(u_blend, gl_FragCoord.xy / u_out_size).r;
     vec3 linear_rgb = pow(encoded, vec3(u_gamma)) * weight;
+    // A projector cannot show more than its white: a gain above 1 saturates.
+    linear_rgb = clamp(linear_rgb * u_gain, 0.0, 1.0);
+    if (u_lut_size > 1.5) {
+        // Texel k's centre is at (k + 0.5) / n: input x lands between entries floor and
+        // ceil of x (n - 1), linearly interpolated by the texture unit.
+        vec3 s = (linear_rgb * (u_lut_size - 1.0) + 0.5) / u_lut_size;
+        linear_rgb = vec3(texture(u_lut, vec2(s.r, 0.5)).r, texture(u_lut, vec2(s.g, 0.5)).g,
+                          texture(u_lut, vec2(s.b, 0.5)).b);
+    }
     frag = vec4(pow(linear_rgb, vec3(1.0 / u_gamma)), 1.0);
 }
 #endif
