@@ -456,10 +456,12 @@ class Barrier:
         # What the node draws with, late or not (a technician watches it follow the refinement).
         node.calibration_revision = msg.calibration_revision
         if msg.frame != self.frame or self.decided:
-            if msg.frame == self.frame and not node.in_barrier and node.online:
-                # Caught up with a frame the barrier did not wait for (with nobody left in it, each
+            if msg.frame == self.frame and not node.in_barrier and node.online \
+                    and not any(n.in_barrier for n in self.nodes.values()):
+                # Caught up with a frame nobody was waited for (with nobody left in the barrier, each
                 # frame is decided as it starts, so a ready could never be in time): in again from
-                # the next frame, where it must be ready by the deadline like any other.
+                # the next frame, where it must be ready by the deadline like any other. With others
+                # in the barrier a node gets back in only by being ready before the swap.
                 node.in_barrier = True
             self.reject("stale_ready")
             return False

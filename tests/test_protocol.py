@@ -227,3 +227,18 @@ def test_a_node_out_of_an_empty_barrier_gets_back_in_when_it_catches_up():
     barrier.begin(2, clock(), clock() + 14 * MS)
     assert barrier.poll(clock()) is None                           # frame 2 waits for it again
     assert barrier.ready(Ready(1, 2, 5.0), clock()) and barrier.poll(clock()).late == ()
+
+
+def test_with_others_in_the_barrier_a_late_node_must_be_ready_before_the_swap_to_get_back_in(joined):
+    barrier, clock = joined
+    barrier.begin(0, clock(), clock() + 14 * MS)
+    barrier.ready(Ready(1, 0, 5.0), clock())
+    barrier.ready(Ready(2, 0, 5.0), clock())
+    clock.advance(14)
+    assert barrier.poll(clock()).late == (3,)
+    barrier.begin(1, clock(), clock() + 14 * MS)
+    barrier.ready(Ready(1, 1, 5.0), clock())
+    barrier.ready(Ready(2, 1, 5.0), clock())
+    assert barrier.poll(clock()).late == ()
+    assert not barrier.ready(Ready(3, 1, 5.0), clock())           # after the swap: still out
+    assert not barrier.nodes[3].in_barrier
