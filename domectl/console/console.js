@@ -299,6 +299,7 @@
     renderShow(state);
     renderPoll(state);
     renderHealth(state);
+    calibrationFromState(state);
   }
 
   function renderSafety(state) {
@@ -500,6 +501,451 @@
     });
   }
 
+  // ------------------------------------------------------------------ calibration (the technician's panel)
+
+  // docs/console.md, /api/calibration: a projector's control grid, refined point by point, live on the
+  // dome. The keyboard twin is `domectl calibrate adjust` (calibration/cli_adjust.py): same steps.
+  const CALIB_OPEN_KEY = "domectl.calibration-open";
+  const CALIB_STEP_PX = 1;          // cli_adjust.STEP_PX
+  const CALIB_BIG_STEP_PX = 10;     // cli_adjust.SHIFT_STEP_PX: shift, or the ×10 key
+  // The grid sizes offered (the API takes 2..64 per side; past 16 a finger cannot pick a point).
+  const CALIB_GRID_MIN = 2;
+  const CALIB_GRID_MAX = 16;
+  // /api/calibration gives no projector resolution: the schematic takes the reference hall's
+  // 4096 x 2160 shape (a point sits at a fraction of the image whatever the resolution).
+  const CALIB_ASPECT = 4096 / 2160;
+  const CALIB_VIEW_W = 1000;        // schematic units across the image
+  const CALIB_MARGIN = 40;          // room around the image for edge points and their offsets
+  // Offsets are a few pixels of a 4096 px image: drawn magnified, one pixel at most 6 % of a cell
+  // (a single nudge shows) and the largest offset at most 45 % of one (it stays near its point).
+  const CALIB_CELL_PER_PX = 0.06;
+  const CALIB_MAX_CELL = 0.45;
+  // Revert drops unsaved work: it asks for a second tap within this time.
+  const CALIB_REVERT_ARM_MS = 4000;
+
+  const calib = {
+    data: null,            // GET /api/calibration's answer, kept up to date by the adjust answers
+    fetching: false,
+    fetchAgain: false,
+    projector: "",         // the selected projector
+    points: {},            // projector -> [row, col]: the selected point, per projector
+    queue: [],             // nudges not sent yet, merged per point: held keys never pile up requests
+    sending: false,
+    revertTimer: null,
+  };
+
+  const calibOpen = () => !$("calibration").hidden;
+
+  function setCalibrationOpen(open) {
+    $("calibration").hidden = !open;
+    $("calib-toggle").setAttribute("aria-expanded", String(open));
+    try {
+      if (open) localStorage.setItem(CALIB_OPEN_KEY, "1"); else localStorage.removeItem(CALIB_OPEN_KEY);
+    } catch (e) { /* no storage */ }
+    if (open) {
+      loadCalibration();
+      $("calibration").scrollIntoView({ block: "start" });
+      $("calib-grid").focus({ preventScroll: true });
+    }
+  }
+
+  async function loadCalibration() {
+    if (calib.fetching) {
+      calib.fetchAgain = true;
+      return;
+    }
+    calib.fetching = true;
+    try {
+      calib.data = await get("/api/calibration");
+      renderCalibration();
+    } catch (e) {
+      $("calib-message").textContent = `calibration: ${e.message}`;
+    } finally {
+      calib.fetching = false;
+    }
+    if (calib.fetchAgain) {
+      calib.fetchAgain = false;
+      loadCalibration();
+    }
+  }
+
+  function calibProjectorNames() {
+    const data = calib.data;
+    if (!data) return [];
+    const names = data.projectors.map((p) => p.name);
+    // Without a calibration the patterns still work: the projectors then come from the IGs.
+    for (const node of data.nodes || []) if (node.projector && !names.includes(node.projector)) names.push(node.projector);
+    return names;
+  }
+
+  function calibProjector() {
+    return calib.data ? calib.data.projectors.find((p) => p.name === calib.projector) || null : null;
+  }
+
+  function calibPoint(control) {
+    let point = calib.points[calib.projector];
+    if (!point) point = [Math.floor(control.rows / 2), Math.floor(control.cols / 2)];   // as cli_adjust starts
+    point = [Math.min(point[0], control.rows - 1), Math.min(point[1], control.cols - 1)];
+    calib.points[calib.projector] = point;
+    return point;
+  }
+
+  const signed = (x) => (x >= 0 ? "+" : "−") + Math.abs(x).toFixed(1);
+
+  function renderCalibration() {
+    const data = calib.data;
+    if (!data || !calibOpen()) return;
+    const names = calibProjectorNames();
+    const select = $("calib-projector");
+    if (select.dataset.names !== names.join(",")) {
+      select.dataset.names = names.join(",");
+      select.replaceChildren(...names.map((name) => el("option", { value: name, textContent: name })));
+    }
+    if (!names.includes(calib.projector)) calib.projector = names[0] || "";
+    select.value = calib.projector;
+    $("calib-message").textContent = data.calibration.loaded ? "" :
+      "no calibration loaded: the master runs on the hall config's models (start it with its calibration " +
+      "store to refine); test patterns work";
+    renderCalibrationSummary();
+    renderCalibrationGrid();
+    renderCalibrationTable();
+    renderCalibrationPattern();
+  }
+
+  // The store version, the dirty marker and which IGs draw the newest revision: from the live state
+  // (five times a second), else from the last answer.
+  function renderCalibrationSummary() {
+    const summary = (lastState && lastState.calibration) || (calib.data && calib.data.calibration);
+    if (!summary) return;
+    const loaded = summary.revision !== null && summary.revision !== undefined;
+    $("calib-version").textContent = loaded ? `store v${summary.version} · revision ${summary.revision}` :
+      "no calibration loaded";
+    $("calib-dirty").hidden = !summary.dirty;
+    const nodes = ((lastState && lastState.nodes) || []).filter((n) => n.online);
+    const following = nodes.filter((n) => n.calibration_revision === summary.revision).length;
+    $("calib-follow").textContent = !loaded ? "" : nodes.length ? `${following} of ${nodes.length} IGs drawing it` :
+      "no IG online";
+  }
+
+  function svgEl(tag, attrs) {
+    // The namespace from the page's own <svg>: its URL written here would look like an outside resource.
+    const node = document.createElementNS($("calib-svg").namespaceURI, tag);
+    for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
+    return node;
+  }
+
+  function renderCalibrationGrid() {
+    const svg = $("calib-svg");
+    const p = calibProjector();
+    const w = CALIB_VIEW_W, h = CALIB_VIEW_W / CALIB_ASPECT, m = CALIB_MARGIN;
+    svg.setAttribute("viewBox", `${-m} ${-m} ${w + 2 * m} ${h + 2 * m}`);
+    if (!p) {
+      svg.replaceChildren(svgEl("rect", { class: "cg-frame", x: 0, y: 0, width: w, height: h }));
+      $("calib-point").textContent = "–";
+      $("calib-scale").textContent = "";
+      return;
+    }
+    const { rows, cols, offsets_px: offsets } = p.control;
+    const [row, col] = calibPoint(p.control);
+    const cellW = w / Math.max(1, cols - 1), cellH = h / Math.max(1, rows - 1);
+    const cell = Math.min(cellW, cellH);
+    let largestPx = 0;
+    for (const line of offsets) for (const [dx, dy] of line) largestPx = Math.max(largestPx, Math.hypot(dx, dy));
+    const unitsPerPx = Math.min(cell * CALIB_CELL_PER_PX, largestPx > 0 ? cell * CALIB_MAX_CELL / largestPx : Infinity);
+    const children = [svgEl("rect", { class: "cg-frame", x: 0, y: 0, width: w, height: h })];
+    for (let r = 0; r < rows; r++) children.push(svgEl("line", { class: "cg-line", x1: 0, x2: w, y1: r * cellH, y2: r * cellH }));
+    for (let c = 0; c < cols; c++) children.push(svgEl("line", { class: "cg-line", y1: 0, y2: h, x1: c * cellW, x2: c * cellW }));
+    const dotR = Math.max(4, Math.min(9, cell * 0.07));
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const x = c * cellW, y = r * cellH;
+        const [dx, dy] = offsets[r][c];
+        const selected = r === row && c === col;
+        const g = svgEl("g", { class: selected ? "cg-point cg-selected" : "cg-point" });
+        g.append(svgEl("circle", { class: "cg-base", cx: x, cy: y, r: dotR }));
+        if (dx || dy) {
+          const tx = x + dx * unitsPerPx, ty = y + dy * unitsPerPx;
+          g.append(svgEl("line", { class: "cg-offset", x1: x, y1: y, x2: tx, y2: ty }),
+            svgEl("circle", { class: "cg-tip", cx: tx, cy: ty, r: dotR * 0.6 }));
+        }
+        if (selected) g.append(svgEl("circle", { class: "cg-ring", cx: x, cy: y, r: dotR * 2.4 }));
+        // A target as large as the cell allows (a finger's, on a tablet), on top.
+        const hit = svgEl("circle", { class: "cg-hit", cx: x, cy: y, r: cell / 2 });
+        hit.dataset.testid = `calib-point-${r}-${c}`;
+        hit.dataset.row = r;
+        hit.dataset.col = c;
+        g.append(hit);
+        children.push(g);
+      }
+    }
+    svg.replaceChildren(...children);
+    const [dx, dy] = offsets[row][col];
+    $("calib-point").textContent = `${p.name} (${row}, ${col}) of ${rows} × ${cols}: ${signed(dx)}, ${signed(dy)} px`;
+    $("calib-scale").textContent = unitsPerPx > 0 ?
+      `offset lines magnified: a cell's width ≙ ${(cellW / unitsPerPx).toFixed(0)} px of offset` : "";
+    for (const [id, n] of [["calib-rows", rows], ["calib-cols", cols]]) {
+      const chooser = $(id);
+      const sizes = [];
+      for (let k = CALIB_GRID_MIN; k <= Math.max(CALIB_GRID_MAX, n); k++) sizes.push(k);
+      if (chooser.dataset.sizes !== sizes.join(",")) {
+        chooser.dataset.sizes = sizes.join(",");
+        chooser.replaceChildren(...sizes.map((k) => el("option", { value: String(k), textContent: String(k) })));
+        chooser.dataset.shown = "";
+      }
+      // Set only when the grid (or the projector) changes: a re-render must not undo a size the
+      // technician picked and has not applied yet.
+      const shown = `${p.name}:${n}`;
+      if (chooser.dataset.shown !== shown) {
+        chooser.dataset.shown = shown;
+        chooser.value = String(n);
+      }
+    }
+  }
+
+  // Rows are made once per set of projectors and updated in place: a row replaced five times a second
+  // would swallow the tap that selects it.
+  function renderCalibrationTable() {
+    const data = calib.data;
+    const igs = {};                  // projector -> its IGs (a stereo hall drives each with two)
+    for (const node of data.nodes || []) if (node.projector) (igs[node.projector] = igs[node.projector] || []).push(node.ig);
+    const live = {};
+    for (const node of (lastState && lastState.nodes) || []) live[node.ig] = node;
+    const revision = lastState && lastState.calibration ? lastState.calibration.revision : data.calibration.revision;
+    const body = $("calib-rows-body");
+    const names = data.projectors.map((p) => p.name).join(",");
+    if (body.dataset.names !== names) {
+      body.dataset.names = names;
+      body.replaceChildren(...data.projectors.map((p) => {
+        const tr = el("tr", {}, ...Array.from({ length: 7 }, () => el("td")));
+        tr.dataset.testid = `calib-row-${p.name}`;
+        tr.dataset.projector = p.name;
+        return tr;
+      }));
+    }
+    data.projectors.forEach((p, i) => {
+      const cells = body.children[i].children;
+      let largestPx = 0;
+      for (const line of p.control.offsets_px) for (const [dx, dy] of line) largestPx = Math.max(largestPx, Math.hypot(dx, dy));
+      // Each IG: ✓ drawing the newest revision, the revision it draws, or off(line).
+      const mine = (igs[p.name] || []).map((ig) => {
+        const node = live[ig];
+        const online = !!(node && node.online);
+        const current = online && node.calibration_revision === revision;
+        return { ig, online, current, text: !online ? `${ig} off` : current ? `${ig} ✓` : `${ig} rev ${node.calibration_revision}` };
+      });
+      cells[0].textContent = p.name;
+      cells[1].textContent = mine.length ? mine.map((n) => n.text).join(", ") : "–";
+      cells[1].className = mine.some((n) => !n.online) ? "offline" : mine.some((n) => !n.current) ? "behind" : "";
+      cells[1].title = "each IG: ✓ drawing the newest revision, the revision it draws, or off(line)";
+      cells[2].textContent = `${p.control.rows} × ${p.control.cols}`;
+      cells[3].textContent = largestPx ? `${largestPx.toFixed(1)} px` : "0";
+      cells[4].textContent = p.fit ? `${p.fit.rms_px.toFixed(2)} / ${p.fit.max_px.toFixed(2)} px` : "–";
+      cells[5].textContent = p.blend ?
+        `${p.blend.width_frac.toFixed(2)} · γ ${p.blend.gamma}${p.blend.black_uplift ? " · uplift" : ""}` : "–";
+      cells[6].textContent = p.colour ? p.colour.gain_rgb.map((g) => g.toFixed(2)).join(" ") +
+        (p.colour.lut_size ? ` · LUT ${p.colour.lut_size}` : "") : "–";
+      body.children[i].classList.toggle("selected", p.name === calib.projector);
+    });
+  }
+
+  function renderCalibrationPattern() {
+    const shown = (lastState && lastState.pattern) || "";
+    for (const button of $("calib-patterns").children) {
+      const name = button.dataset.pattern;
+      const on = name ? shown === name || shown === `${name}:${calib.projector}` : shown === "";
+      button.setAttribute("aria-pressed", String(on));
+    }
+  }
+
+  // The live state, five times a second: the summary, and a fresh /api/calibration when somebody
+  // (this page, another console, `domectl calibrate adjust`) changed the calibration.
+  function calibrationFromState(state) {
+    if (!calibOpen()) return;
+    renderCalibrationSummary();
+    renderCalibrationPattern();
+    const live = state.calibration;
+    if (!calib.data || !live) return;
+    const mine = calib.data.calibration;
+    if ((live.revision !== mine.revision || live.version !== mine.version || live.dirty !== mine.dirty) &&
+        !calib.sending && !calib.queue.length) {
+      loadCalibration();
+    } else if (calib.data.projectors.length) {
+      renderCalibrationTable();        // the IGs' revisions
+    }
+  }
+
+  // An adjust answer: that projector's grid and the summary, without asking the whole set again.
+  function takeAdjustAnswer(answer) {
+    if (!answer || !calib.data) return;
+    Object.assign(calib.data.calibration, answer.calibration);
+    const p = calib.data.projectors.find((q) => q.name === answer.projector);
+    if (p && answer.control) p.control = answer.control;
+    renderCalibration();
+  }
+
+  function nudge(ux, uy, big) {
+    const p = calibProjector();
+    if (!p) return say("calibration: no projector grid to refine", true);
+    if (!token) return say("read-only: give the control token to control the dome", true);
+    const step = big || $("calib-x10").getAttribute("aria-pressed") === "true" ? CALIB_BIG_STEP_PX : CALIB_STEP_PX;
+    const [row, col] = calibPoint(p.control);
+    const last = calib.queue[calib.queue.length - 1];
+    if (last && last.projector === p.name && last.row === row && last.col === col) {
+      last.dx_px += ux * step;
+      last.dy_px += uy * step;
+    } else {
+      calib.queue.push({ projector: p.name, row, col, dx_px: ux * step, dy_px: uy * step });
+    }
+    sendNudges();
+  }
+
+  async function sendNudges() {
+    if (calib.sending) return;
+    calib.sending = true;
+    try {
+      while (calib.queue.length) {
+        const body = calib.queue.shift();
+        if (!body.dx_px && !body.dy_px) continue;
+        const answer = await post("/api/calibration/adjust", body,
+          `${body.projector} (${body.row}, ${body.col}) nudge ${signed(body.dx_px)}, ${signed(body.dy_px)} px`);
+        if (!answer) {
+          calib.queue.length = 0;        // refused: the rest would be refused too
+          break;
+        }
+        takeAdjustAnswer(answer);
+      }
+    } finally {
+      calib.sending = false;
+    }
+  }
+
+  function selectPoint(row, col) {
+    const p = calibProjector();
+    if (!p) return;
+    calib.points[calib.projector] = [row, col];
+    renderCalibrationGrid();
+  }
+
+  function stepPoint(by) {
+    const p = calibProjector();
+    if (!p) return;
+    const { rows, cols } = p.control;
+    const [row, col] = calibPoint(p.control);
+    const index = ((row * cols + col + by) % (rows * cols) + rows * cols) % (rows * cols);
+    selectPoint(Math.floor(index / cols), index % cols);
+  }
+
+  function selectProjector(name) {
+    calib.projector = name;
+    renderCalibration();
+  }
+
+  const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+
+  function wireCalibration() {
+    const toggle = $("calib-toggle");
+    toggle.addEventListener("click", () => setCalibrationOpen(!calibOpen()));
+    $("calib-close").addEventListener("click", () => setCalibrationOpen(false));
+    $("calib-projector").addEventListener("change", (e) => selectProjector(e.target.value));
+    $("calib-rows-body").addEventListener("click", (e) => {
+      const tr = e.target.closest("tr");
+      if (tr && tr.dataset.projector) selectProjector(tr.dataset.projector);
+    });
+
+    // A tap selects the point nearest to it (the hit circles only make the targets visible to tests
+    // and to a mouse's hover): a finger need not land on the dot.
+    const svg = $("calib-svg");
+    svg.addEventListener("click", (e) => {
+      const p = calibProjector();
+      if (!p) return;
+      const hit = e.target.closest("[data-row]");
+      if (hit) return selectPoint(Number(hit.dataset.row), Number(hit.dataset.col));
+      const ctm = svg.getScreenCTM();
+      if (!ctm) return;
+      const at = new DOMPoint(e.clientX, e.clientY).matrixTransform(ctm.inverse());
+      const { rows, cols } = p.control;
+      const w = CALIB_VIEW_W, h = CALIB_VIEW_W / CALIB_ASPECT;
+      const clamp = (v, n) => Math.max(0, Math.min(n - 1, Math.round(v)));
+      selectPoint(clamp(at.y / h * (rows - 1), rows), clamp(at.x / w * (cols - 1), cols));
+    });
+
+    for (const [id, ux, uy] of [["calib-left", -1, 0], ["calib-right", 1, 0], ["calib-up", 0, -1], ["calib-down", 0, 1]]) {
+      wire(id, (e) => nudge(ux, uy, e.shiftKey));
+    }
+    wire("calib-x10", () => {
+      const on = $("calib-x10").getAttribute("aria-pressed") !== "true";
+      $("calib-x10").setAttribute("aria-pressed", String(on));
+    });
+    wire("calib-resample", async () => {
+      const p = calibProjector();
+      if (!p) return say("calibration: no projector grid to resample", true);
+      const grid = [Number($("calib-rows").value), Number($("calib-cols").value)];
+      if (grid[0] === p.control.rows && grid[1] === p.control.cols) return say(`${p.name}: the grid is ${grid.join(" × ")} already`, false);
+      takeAdjustAnswer(await post("/api/calibration/adjust", { projector: p.name, grid }, `${p.name} grid ${grid.join(" × ")}`));
+    });
+    for (const button of $("calib-patterns").children) {
+      button.dataset.title = button.title || "";
+      button.addEventListener("click", async () => {
+        const name = button.dataset.pattern;
+        if (name && !calib.projector) return say("pattern: choose a projector first", true);
+        const body = name ? { pattern: name, projectors: [calib.projector] } : { pattern: "" };
+        const answer = await post("/api/calibration/pattern", body, name ? `pattern ${name} on ${calib.projector}` : "pattern off");
+        if (answer && lastState) {
+          lastState.pattern = answer.pattern;
+          renderCalibrationPattern();
+        }
+      });
+    }
+    wire("calib-save", async () => {
+      const note = $("calib-note").value.trim();
+      const answer = await post("/api/calibration/save", note ? { note } : {}, "calibration save");
+      if (!answer) return;
+      $("calib-note").value = "";
+      say(`calibration saved as store v${answer.calibration.version}`, false);
+      loadCalibration();
+    });
+    const disarm = () => {
+      clearTimeout(calib.revertTimer);
+      calib.revertTimer = null;
+      const button = $("calib-revert");
+      button.classList.remove("arming");
+      button.textContent = "Revert";
+    };
+    wire("calib-revert", async () => {
+      const button = $("calib-revert");
+      if (!calib.revertTimer) {
+        button.classList.add("arming");
+        button.textContent = "Revert? tap again";
+        calib.revertTimer = setTimeout(disarm, CALIB_REVERT_ARM_MS);
+        return;
+      }
+      disarm();
+      calib.queue.length = 0;
+      const answer = await post("/api/calibration/revert", {}, "calibration revert");
+      if (answer) {
+        say(`calibration back to store v${answer.calibration.version}`, false);
+        loadCalibration();
+      }
+    });
+
+    // The keyboard, while the focus is in the panel (but not in a field, where arrows edit).
+    $("calibration").addEventListener("keydown", (e) => {
+      if (e.target.closest("input, select, textarea") || e.ctrlKey || e.altKey || e.metaKey) return;
+      const arrow = ARROWS[e.key];
+      if (arrow) {
+        e.preventDefault();                  // not a scroll
+        nudge(arrow[0], arrow[1], e.shiftKey);
+      } else if (e.key === "n" || e.key === "p") {
+        e.preventDefault();
+        stepPoint(e.key === "n" ? 1 : -1);
+      }
+    });
+
+    let reopen = false;
+    try { reopen = localStorage.getItem(CALIB_OPEN_KEY) === "1"; } catch (e) { /* no storage */ }
+    if (reopen) setCalibrationOpen(true);
+  }
+
   // ------------------------------------------------------------------ controls
 
   function wire(id, handler) {
@@ -620,6 +1066,8 @@
     wire("poll-close", () => post("/api/poll/close", {}, "poll close"));
     wire("poll-show", () => post("/api/poll/show", {}, "poll on the dome"));
     wire("poll-hide", () => post("/api/poll/hide", {}, "poll hidden"));
+
+    wireCalibration();
   }
 
   // Drag on the preview turns the sky: the domemaster is 180° across at zoom 1; dragging right pulls
