@@ -15,7 +15,14 @@ between frames. From the cheapest to the dearest:
   buffer write; the blend mask stays (a refinement of a few pixels does not
   move the overlap enough to matter, and a held arrow key must stay live);
 * this projector's model: a new mesh (and its slice rectangle);
-* any projector's model or blend parameters: a new blend mask.
+* any projector's model or blend ramp: a new blend mask and black-level uplift mask;
+* only the projectors' ``Blend.black_uplift`` flags: a new uplift mask, one texture write.
+
+The masks (warp.blend: :func:`projector_masks`) are built in the planning
+step, in the node's calibration worker (domectl.node.Calibrator) when
+:meth:`IGPipeline.rebuild_needed` says so. The uplift evens the dome's black
+(how, and how well: render/warp_pass.py); a blackout shows that even black
+too, not a zero signal (which would leave the overlaps brighter).
 """
 
 from __future__ import annotations
@@ -31,13 +38,12 @@ from domectl.errors import ConfigError
 from domectl.frame import FrameState
 from domectl.astro import sun_in_icrs
 from domectl.hallwarp import dome_model, eye_m, projector_models
-from warp.blend import DEFAULT_RAMP_FRAC
 from domectl.projection import dome_from_enu
 from render.compose import DomeRenderer
 from render.layers import LayerView
 from render.sky import SkyParams, look_for_density
 from render.warp_pass import WarpPass
-from warp.blend import blend_mask
+from warp.blend import DEFAULT_RAMP_FRAC, black_uplift_mask, blend_mask
 from warp.geometry import elevation_deg
 from warp.mesh import build_mesh
 
@@ -108,13 +114,45 @@ def ramp_frac(calibration) -> float | tuple[float, ...]:
     return fracs[0] if len(set(fracs)) == 1 else fracs
 
 
+def uplift_on(calibration) -> tuple[bool, ...]:
+    """Each projector's ``blend.black_uplift`` in a calibration set, in the set's order (warp.blend's ``uplift_on``)."""
+    return tuple(bool(p.blend.black_uplift) for p in calibration.projectors)
+
+
+def mask_size(projector) -> tuple[int, int]:
+    """(width, height) of a projector's blend and uplift masks: its own, at most BLEND_MASK_MAX_W wide."""
+    w, h = projector.width_px, projector.height_px
+    mask_w = min(w, BLEND_MASK_MAX_W)
+    return mask_w, max(2, round(h * mask_w / w))
+
+
+def uplift_mask(dome, models, eye, index: int, ramp: float | tuple[float, ...],
+                uplift: tuple[bool, ...]) -> np.ndarray:
+    """Projector ``index``'s (h, w) float32 linear black-level uplift (warp.blend.black_uplift_mask) at
+    :func:`mask_size`; zeros without computing when its uplift is off or no projector has a black level."""
+    size = mask_size(models[index])
+    if not uplift[index] or max(m.black_level for m in models) == 0.0:
+        return np.zeros(size[::-1], np.float32)
+    return black_uplift_mask(dome, list(models), eye, index, *size, ramp_frac=ramp, uplift_on=list(uplift))
+
+
+def projector_masks(dome, models, eye, index: int, ramp: float | tuple[float, ...],
+                    uplift: tuple[bool, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Projector ``index``'s (blend, uplift) masks, both (h, w) float32 linear over the same texels
+    (:func:`mask_size`), from the calibration's ``models``, ramp and uplift flags (numpy only)."""
+    blend = blend_mask(dome, list(models), eye, index, *mask_size(models[index]), ramp_frac=ramp)
+    return blend, uplift_mask(dome, models, eye, index, ramp, uplift)
+
+
 @dataclass(frozen=True)
 class CalibrationPlan:
     """What applying a calibration takes for one IG, built in numpy (no GL): see the module docstring.
 
-    ``kind``: "none", "colour", "control" (vertices only) or "rebuild" (a new mesh
-    and/or blend mask, hence a new warp pass). ``mesh``/``blend`` are the new ones
-    (None: keep); ``vertices_px`` (R, C, 2) the mesh's vertices moved by the control grid.
+    ``kind``: "none", "colour", "control" (vertices only), "uplift" (a new uplift mask,
+    and the vertices if they moved) or "rebuild" (a new mesh and/or blend mask, hence a
+    new warp pass). ``mesh``/``blend``/``uplift`` are the new ones (None: keep);
+    ``vertices_px`` (R, C, 2) the mesh's vertices moved by the control grid;
+    ``uplift_on`` the projectors' uplift flags.
     """
 
     calibration: object
@@ -127,6 +165,8 @@ class CalibrationPlan:
     gain_rgb: tuple[float, float, float]
     lut: tuple | None
     plan_ms: float
+    uplift: np.ndarray | None = None
+    uplift_on: tuple[bool, ...] = ()
 
 
 class IGPipeline:
@@ -146,11 +186,13 @@ class IGPipeline:
         self.rect_uv = self.mesh.domemaster_region()
         self.slice_size = self.mesh.render_size_px(max_px=MAX_SLICE_PX)
         w, h = self.projector.width_px, self.projector.height_px
-        self.blend = blend_mask(dome, projectors, eye, self.index, *self._mask_size(self.projector))
-        #: What the picture is built from: the models (scaled) and blend ramp, the control grid
-        #: (with the model size its offsets are in) and the colour; the calibration set, if any.
+        #: What the picture is built from: the models (scaled), blend ramp and uplift flags (the
+        #: hall's nominal set: calibration.model.from_hall's, uplift on), the control grid (with
+        #: the model size its offsets are in) and the colour; the calibration set, if any.
         self.models = tuple(projectors)
         self.ramp: float | tuple[float, ...] = DEFAULT_RAMP_FRAC
+        self.uplift_on: tuple[bool, ...] = (True,) * len(projectors)
+        self.blend, self.uplift = projector_masks(dome, self.models, eye, self.index, self.ramp, self.uplift_on)
         self.control = None
         self.gain_rgb, self.lut = (1.0, 1.0, 1.0), None
         self.calibration = None
@@ -166,20 +208,17 @@ class IGPipeline:
         self.sky = DomeRenderer(ctx, catalog, look=look)
         self._patterns: dict[str, np.ndarray] = {}
         self.warp = WarpPass(ctx, self.mesh.pixel_xy, self.mesh.uv, self.mesh.valid, self.blend,
-                             gamma=self.projector.gamma, out_size=(w, h), cut=springline_cut_deg(dome, self.mesh))
-
-    @staticmethod
-    def _mask_size(projector) -> tuple[int, int]:
-        w, h = projector.width_px, projector.height_px
-        mask_w = min(w, BLEND_MASK_MAX_W)
-        return mask_w, max(2, round(h * mask_w / w))
+                             gamma=self.projector.gamma, out_size=(w, h), cut=springline_cut_deg(dome, self.mesh),
+                             uplift_linear=self.uplift)
+        # A blackout is black content through the warp: the uplifted, even black floor.
+        self._black = ctx.texture((1, 1), 4, bytes((0, 0, 0, 255)))
 
     # ------------------------------------------------------------ calibration
 
     def rebuild_needed(self, calibration) -> bool:
-        """Whether ``calibration`` needs a new mesh or blend mask here (a cheap comparison)."""
+        """Whether ``calibration`` needs a new mesh, blend or uplift mask here (a cheap comparison)."""
         models = tuple(scaled_model(p.model, self.scale) for p in calibration.projectors)
-        return models != self.models or ramp_frac(calibration) != self.ramp
+        return models != self.models or ramp_frac(calibration) != self.ramp or uplift_on(calibration) != self.uplift_on
 
     def plan_calibration(self, calibration) -> CalibrationPlan:
         """What applying ``calibration`` (a CalibrationSet) takes, computed (numpy only: safe in a
@@ -196,14 +235,17 @@ class IGPipeline:
         mine = calibration.projectors[index]
         models = tuple(scaled_model(p.model, self.scale) for p in calibration.projectors)
         ramp = ramp_frac(calibration)
+        flags = uplift_on(calibration)
         projector = models[index]
         mesh = None
         if projector != self.projector:
             mesh = build_mesh(self.dome, projector, self.eye, step_px=self.step_px)
-        blend = None
+        blend = uplift = None
         if models != self.models or ramp != self.ramp or mesh is not None:
-            blend = blend_mask(self.dome, list(models), self.eye, index, *self._mask_size(projector),
-                               ramp_frac=ramp)
+            blend, uplift = projector_masks(self.dome, models, self.eye, index, ramp, flags)
+        elif flags[index] != self.uplift_on[index]:
+            # Only this projector's own flag changes its mask: a neighbour's share is never handed on.
+            uplift = uplift_mask(self.dome, models, self.eye, index, ramp, flags)
         base = mesh if mesh is not None else self.mesh
         control_changed = mine.control != self.control or mesh is not None
         vertices = (displace_px(base.pixel_xy, mine.control, projector.width_px, projector.height_px,
@@ -212,6 +254,8 @@ class IGPipeline:
         gain, lut = tuple(mine.colour.gain_rgb), mine.colour.lut
         if mesh is not None or blend is not None:
             kind = "rebuild"
+        elif uplift is not None:
+            kind = "uplift"
         elif control_changed:
             kind = "control"
         elif (gain, lut) != (self.gain_rgb, self.lut):
@@ -219,29 +263,35 @@ class IGPipeline:
         else:
             kind = "none"
         return CalibrationPlan(calibration, kind, models, ramp, mesh, blend, vertices, gain, lut,
-                               (time.perf_counter() - t0) * 1e3)
+                               (time.perf_counter() - t0) * 1e3, uplift=uplift, uplift_on=flags)
 
     def apply_calibration(self, plan: CalibrationPlan) -> None:
         """Swap a plan in (GL: call between frames on the render thread)."""
         if plan.kind == "rebuild":
             mesh = plan.mesh if plan.mesh is not None else self.mesh
             blend = plan.blend if plan.blend is not None else self.blend
+            uplift = plan.uplift if plan.uplift is not None else self.uplift
             projector = plan.models[[p.name for p in plan.calibration.projectors].index(self.ig.projector)]
             warp = WarpPass(self.ctx, plan.vertices_px, mesh.uv, mesh.valid, blend, gamma=projector.gamma,
                             out_size=(projector.width_px, projector.height_px),
-                            cut=springline_cut_deg(self.dome, mesh))
+                            cut=springline_cut_deg(self.dome, mesh), uplift_linear=uplift)
             old, self.warp = self.warp, warp
             old.release()
             if (projector.width_px, projector.height_px) != (self.projector.width_px, self.projector.height_px):
                 self._patterns = {}
-            self.mesh, self.blend, self.projector = mesh, blend, projector
+            self.mesh, self.blend, self.uplift, self.projector = mesh, blend, uplift, projector
             self.rect_uv = mesh.domemaster_region()
             self.slice_size = mesh.render_size_px(max_px=MAX_SLICE_PX)
-        elif plan.kind == "control":
-            self.warp.set_vertices_px(plan.vertices_px)
+        elif plan.kind in ("uplift", "control"):
+            if plan.uplift is not None:
+                self.warp.set_blend(self.blend, plan.uplift)
+                self.uplift = plan.uplift
+            if plan.vertices_px is not self.vertices_px:
+                self.warp.set_vertices_px(plan.vertices_px)
         if plan.kind == "rebuild" or (plan.gain_rgb, plan.lut) != (self.gain_rgb, self.lut):
             self.warp.set_colour(plan.gain_rgb, plan.lut)
         self.models, self.ramp, self.vertices_px = plan.models, plan.ramp, plan.vertices_px
+        self.uplift_on = plan.uplift_on
         self.control = plan.calibration.projector(self.ig.projector).control
         self.gain_rgb, self.lut = plan.gain_rgb, plan.lut
         self.calibration = plan.calibration
@@ -259,6 +309,8 @@ class IGPipeline:
             if overlay.kind == "pattern":
                 return self.pattern(overlay.content)
         if state.blackout:
+            if self.warp.has_uplift:
+                return self.warp.draw(self._black, self.rect_uv)
             return np.zeros((self.projector.height_px, self.projector.width_px, 3), np.uint8)
         tex = render_frame(self.sky, state, self.hall, self.rect_uv, self.slice_size)
         return self.warp.draw(tex, self.rect_uv)

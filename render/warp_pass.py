@@ -3,14 +3,50 @@
 Projector pixel convention (the same as ``warp.geometry`` and
 ``warp.mesh.WarpMesh.pixel_xy``): ``(x, y)`` continuous image coordinates, x
 right, y down; the image covers ``[0, W] x [0, H]`` and pixel ``(col, row)``
-has its centre at ``(col + 0.5, row + 0.5)``. ``blend_linear`` and the
-returned image are (H, W) / (H, W, 3) arrays with the top row first.
+has its centre at ``(col + 0.5, row + 0.5)``. ``blend_linear``,
+``uplift_linear`` and the returned image are (H, W) / (H, W, 3) arrays with
+the top row first.
 
-Each output pixel is ``encode(colour(decode(slice(uv)) * weight))`` with
-``decode(c) = c**gamma``: the slice is display-encoded (see render/sky.py) and
-the blend weights are linear light, so overlapping projectors add to one;
-``colour`` is the calibration's per-projector correction in linear light
-(:func:`colour_linear`, identity by default: :meth:`WarpPass.set_colour`).
+Each lit output pixel, all in linear light until the last step
+(numpy twin: :func:`warp_shade`)::
+
+    x = decode(slice(uv)) * weight          blended content, decode(c) = c ** gamma
+    s = uplift + (1 - uplift) * x           black-level uplift (warp/blend.py's model)
+    out = encode(colour(s))                 colour: :func:`colour_linear`; encode(s) = s ** (1 / gamma)
+
+The slice is display-encoded (see render/sky.py) and the blend weights are
+linear light, so overlapping projectors add to one; ``uplift`` is
+:func:`warp.blend.black_uplift_mask` (the MPCDI beta map: ``beta + (1 - beta)
+* alpha * content``), applied before the colour correction so that the LUT
+linearises it like any other light. ``colour`` is the calibration's
+per-projector correction (identity by default: :meth:`WarpPass.set_colour`).
+
+Why this evens the black (with the identity colour): a projector with black
+level ``b`` emits ``L = b + (1 - b) * s`` for a linear signal ``s``
+(:func:`projector_light`, the model calibration/camera.py simulates). At a
+dome point lit by projectors ``i`` (blend weights ``w_i``, summing to 1),
+warp/blend.py gives ``u_i = w_i * need`` with ``need = M * b_max - sum b_i``
+(``M`` the brightest overlap's count). A black frame (``x = 0``) then sums to::
+
+    sum_i L_i = sum_i b_i + sum_i (1 - b_i) u_i = M * b_max - sum_i b_i u_i
+
+the overlap areas' black ``M * b_max`` everywhere, short by ``sum_i b_i u_i <=
+b_max * need``: blend.py's uplift is the light wanted and the node adds it as
+signal, which the projector's own black compresses by ``(1 - b)``. That is at
+most a fraction ``b_max * (M - 1) / M`` of the black floor (0.15 % for the
+hall's b = 0.002, M = 4; tests/test_black_uplift.py). A white frame (``x =
+w_i``) sums, for equal ``b``, to ``n b + (1 - b) (1 + need (1 - sum_i w_i^2))``:
+1 where one projector lights the dome, ``1 + (M - 1) b`` in the brightest
+overlap, never outside ``[1, 1 + (M - 1) b]`` (without uplift: ``1 + (n - 1) b``).
+
+Two limits, measured in tests/test_black_uplift.py: the 8-bit output encodes
+an uplift of 0.006 to about code 25, where one code is 7 % of the black floor,
+so the floor is even to half a code (3.0 % worst, 0.36 % median over the
+dome), not the model's 0.15 %; and the uplift steps where a neighbour's image
+(and its own black) begins, a step the bilinear mask smears over one mask
+texel: off by up to one projector's black along those lines (2 % of the dome
+at 1/8 scale; at full resolution, 1024 px masks: 4 px to each side of the line).
+
 Pixels outside the mesh stay black. Where the image crosses the dome's edge,
 ``cut`` (a signed margin per vertex, e.g. elevation above the springline in
 degrees) is interpolated across each triangle and pixels where it is negative
@@ -49,6 +85,35 @@ def colour_linear(linear_rgb: np.ndarray, gain_rgb=(1.0, 1.0, 1.0), lut=None) ->
     return out
 
 
+def uplifted_linear(content_linear: np.ndarray, uplift_linear) -> np.ndarray:
+    """Black-level uplift of blended content (warp/blend.py): (..., 3) linear, (...) uplift -> (..., 3) linear.
+
+    ``uplift + (1 - uplift) * content``: black becomes ``uplift``, white stays 1.
+    """
+    up = np.asarray(uplift_linear, dtype=np.float64)[..., None]
+    return up + (1.0 - up) * np.asarray(content_linear, dtype=np.float64)
+
+
+def warp_shade(slice_encoded: np.ndarray, weight, uplift=0.0, gamma: float = 2.2, gain_rgb=(1.0, 1.0, 1.0),
+               lut=None) -> np.ndarray:
+    """Numpy twin of the warp shader's colour path at a lit pixel (formula in the module docstring).
+
+    ``slice_encoded`` (..., 3) display-encoded in [0, 1]; ``weight`` and
+    ``uplift`` (...) linear (the masks sampled at the pixel) -> (..., 3)
+    display-encoded output in [0, 1], before the framebuffer's 8-bit rounding.
+    """
+    content = np.asarray(slice_encoded, dtype=np.float64) ** gamma * np.asarray(weight, dtype=np.float64)[..., None]
+    return colour_linear(uplifted_linear(content, uplift), gain_rgb, lut) ** (1.0 / gamma)
+
+
+def projector_light(signal_linear, black_level: float) -> np.ndarray:
+    """Light a projector emits for a linear signal, as a fraction of its white: ``b + (1 - b) * s``.
+
+    ``signal_linear`` any shape in [0, 1]; ``black_level`` ``b`` in [0, 1) (``ProjectorModel.black_level``).
+    """
+    return black_level + (1.0 - black_level) * np.asarray(signal_linear, dtype=np.float64)
+
+
 def mesh_triangles(valid: np.ndarray) -> np.ndarray:
     """Triangle vertex indices over a (ny, nx) grid, skipping triangles with an invalid vertex.
 
@@ -72,7 +137,9 @@ class WarpPass:
     centres at +0.5) of the mesh vertices; grid_uv (ny, nx, 2): the domemaster (u, v) each
     vertex sees; valid (ny, nx) bool; blend_linear (h, w) float32 linear
     weights over the projector image, top row first, at the projector's
-    resolution (exact) or coarser (interpolated); out_size = (W, H).
+    resolution (exact) or coarser (interpolated); out_size = (W, H);
+    uplift_linear: the black-level uplift (linear, in [0, 1)) over the same
+    texels as blend_linear, or None for none (module docstring).
     """
 
     def __init__(
@@ -85,6 +152,7 @@ class WarpPass:
         gamma: float = 2.2,
         out_size: tuple[int, int] = (4096, 2160),
         cut: np.ndarray | None = None,
+        uplift_linear: np.ndarray | None = None,
     ) -> None:
         self.ctx = ctx
         self.gamma = float(gamma)
@@ -124,10 +192,11 @@ class WarpPass:
             else None
         )
         mask_h, mask_w = np.shape(blend_linear)
-        self._blend = ctx.texture((mask_w, mask_h), 1, dtype="f4")
+        # One RG32F texture: R the blend weight, G the uplift (one fetch for both; same texels).
+        self._blend = ctx.texture((mask_w, mask_h), 2, dtype="f4")
         self._blend.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self._blend.repeat_x = self._blend.repeat_y = False
-        self.set_blend(blend_linear)
+        self.set_blend(blend_linear, uplift_linear)
         self._out_tex = ctx.texture((width, height), 4, dtype="f1")
         self._fbo = ctx.framebuffer(color_attachments=[self._out_tex])
         self._rgb = np.empty((height, width, 3), dtype=np.uint8)
@@ -181,17 +250,31 @@ class WarpPass:
         self._prog["u_lut_size"].value = 0.0 if lut is None else float(table.shape[1])
 
     @classmethod
-    def from_mesh(cls, ctx: moderngl.Context, mesh, blend_linear: np.ndarray, gamma: float = 2.2) -> WarpPass:
+    def from_mesh(cls, ctx: moderngl.Context, mesh, blend_linear: np.ndarray, gamma: float = 2.2,
+                  uplift_linear: np.ndarray | None = None) -> WarpPass:
         """From a ``warp.mesh.WarpMesh`` (pixel_xy, uv, valid, width_px, height_px)."""
-        return cls(ctx, mesh.pixel_xy, mesh.uv, mesh.valid, blend_linear, gamma, (mesh.width_px, mesh.height_px))
+        return cls(ctx, mesh.pixel_xy, mesh.uv, mesh.valid, blend_linear, gamma, (mesh.width_px, mesh.height_px),
+                   uplift_linear=uplift_linear)
 
-    def set_blend(self, blend_linear: np.ndarray) -> None:
-        """Replace the (H, W) linear blend weights (top row first)."""
+    def set_blend(self, blend_linear: np.ndarray, uplift_linear: np.ndarray | None = None) -> None:
+        """Replace the (H, W) linear blend weights and black-level uplift (top row first, the
+        mask size given at creation); ``uplift_linear`` None: no uplift."""
         blend = np.ascontiguousarray(blend_linear, dtype=np.float32)
         expected = (self._blend.height, self._blend.width)
         if blend.shape != expected:
             raise ValueError(f"WarpPass: blend_linear is {blend.shape}, expected {expected} as at creation")
-        self._blend.write(blend.tobytes())
+        if uplift_linear is None:
+            uplift = np.zeros_like(blend)
+        else:
+            uplift = np.asarray(uplift_linear, dtype=np.float32)
+            if uplift.shape != expected:
+                raise ValueError(f"WarpPass: uplift_linear is {uplift.shape}, expected {expected} "
+                                 "(the blend mask's texels)")
+            if not (np.all(np.isfinite(uplift)) and uplift.min(initial=0.0) >= 0.0 and uplift.max(initial=0.0) < 1.0):
+                raise ValueError("WarpPass: uplift_linear must be finite and in [0, 1) (linear light, "
+                                 "a fraction of white: warp.blend.black_uplift_mask)")
+        self.has_uplift = bool(uplift.any())
+        self._blend.write(np.ascontiguousarray(np.stack([blend, uplift], axis=-1)).tobytes())
 
     def draw(self, slice_tex: moderngl.Texture, rect_uv: tuple[float, float, float, float]) -> np.ndarray:
         """Warp and blend ``slice_tex`` (holding domemaster rect ``rect_uv``) -> (H, W, 3) uint8, top row first.

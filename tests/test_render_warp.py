@@ -1,4 +1,4 @@
-"""The warp + blend pass against numpy: gamma-correct weights, orientation, invalid cells."""
+"""The warp + blend pass against numpy: gamma-correct weights, orientation, invalid cells, black-level uplift."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import moderngl
 import numpy as np
 import pytest
 
-from render.warp_pass import WarpPass, mesh_triangles
+from render.warp_pass import WarpPass, mesh_triangles, warp_shade
 
 GAMMA = 2.2
 #: 8-bit rounding of the GPU's float result vs numpy's float64 (one level either way).
@@ -135,3 +135,70 @@ def test_a_coarser_blend_mask_is_interpolated(gl_ctx):
     assert np.abs(a[:, inner] - b[:, inner]).max() <= 1
     for obj in (full, coarse, slice_tex):
         obj.release()
+
+
+def test_the_shader_with_uplift_and_colour_matches_its_numpy_twin(gl_ctx):
+    """A synthetic slice through weight and uplift ramps, a gain and a LUT: the GL pass against
+    render.warp_pass.warp_shade, within one 8-bit level."""
+    w, h = 96, 64
+    rng = np.random.default_rng(11)
+    image = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+    image[:, : w // 4] = 0                                   # a black band: the uplift alone shows there
+    x = (np.arange(w) + 0.5) / w
+    y = (np.arange(h) + 0.5) / h
+    blend = np.outer(1.0 - 0.8 * y, x).astype(np.float32)
+    # Uplifts far above the hall's (0.006) so that 8-bit rounding cannot hide a wrong formula.
+    uplift = np.outer(y, 1.0 - x).astype(np.float32) * 0.3
+    gain = (0.9, 1.0, 0.7)
+    lut = (np.linspace(0, 1, 9) ** 0.8, np.linspace(0, 1, 9), np.linspace(0, 1, 9) ** 1.3)
+    grid_px, grid_uv, valid = identity_mesh(w, h)
+    texture = slice_texture(gl_ctx, image)
+    warp = WarpPass(gl_ctx, grid_px, grid_uv, valid, blend, GAMMA, (w, h), uplift_linear=uplift)
+    try:
+        warp.set_colour(gain, lut)
+        out = warp.draw(texture, (0.0, 0.0, 1.0, 1.0)).copy()
+    finally:
+        warp.release()
+        texture.release()
+    expected = np.round(255.0 * warp_shade(image / 255.0, blend, uplift, GAMMA, gain, lut)).astype(int)
+    assert np.abs(out.astype(int) - expected).max() <= LEVEL_TOLERANCE
+    # Without the uplift the black band would be black; with it, it is the (coloured) uplift.
+    assert out[h // 2:, : w // 4].min() > 0
+    no_uplift = np.round(255.0 * warp_shade(image / 255.0, blend, 0.0, GAMMA, gain, lut)).astype(int)
+    assert np.abs(out.astype(int) - no_uplift).max() > 30
+
+
+def test_uplift_lifts_black_and_keeps_white_white(gl_ctx):
+    """Black content shows encode(uplift); full-weight white stays 255 whatever the uplift."""
+    w, h = 64, 32
+    grid_px, grid_uv, valid = identity_mesh(w, h)
+    uplift = np.tile(np.linspace(0.0, 0.5, w, dtype=np.float32), (h, 1))
+    warp = WarpPass(gl_ctx, grid_px, grid_uv, valid, np.ones((h, w), np.float32), GAMMA, (w, h), uplift_linear=uplift)
+    black = slice_texture(gl_ctx, np.zeros((8, 8, 3), np.uint8))
+    white = slice_texture(gl_ctx, np.full((8, 8, 3), 255, np.uint8))
+    try:
+        dark = warp.draw(black, (0.0, 0.0, 1.0, 1.0)).copy()
+        light = warp.draw(white, (0.0, 0.0, 1.0, 1.0)).copy()
+        warp.set_blend(np.ones((h, w), np.float32))          # None: the uplift goes
+        plain = warp.draw(black, (0.0, 0.0, 1.0, 1.0)).copy()
+        assert not warp.has_uplift
+    finally:
+        for obj in (warp, black, white):
+            obj.release()
+    assert np.abs(dark.astype(int) - encode(np.repeat(uplift[..., None], 3, axis=-1)).astype(int)).max() <= LEVEL_TOLERANCE
+    assert light.min() == 255
+    assert plain.max() == 0
+
+
+def test_uplift_shape_and_range_are_checked(gl_ctx):
+    grid_px, grid_uv, valid = identity_mesh(32, 16)
+    ones = np.ones((16, 32), np.float32)
+    with pytest.raises(ValueError, match=r"uplift_linear is \(8, 16\), expected \(16, 32\) \(the blend mask's texels\)"):
+        WarpPass(gl_ctx, grid_px, grid_uv, valid, ones, GAMMA, (32, 16), uplift_linear=np.zeros((8, 16)))
+    warp = WarpPass(gl_ctx, grid_px, grid_uv, valid, ones, GAMMA, (32, 16))
+    try:
+        for bad in (np.full((16, 32), 1.0), np.full((16, 32), -0.01), np.full((16, 32), np.nan)):
+            with pytest.raises(ValueError, match=r"uplift_linear must be finite and in \[0, 1\)"):
+                warp.set_blend(ones, bad)
+    finally:
+        warp.release()

@@ -1,10 +1,12 @@
-// Warp + blend + colour: a projector-space mesh samples the display-encoded
+// Warp + blend + uplift + colour: a projector-space mesh samples the display-encoded
 // slice at each vertex's domemaster (u, v), decodes to linear light,
-// multiplies by the projector's blend weight, applies the calibration's colour
+// multiplies by the projector's blend weight, raises black by the black-level
+// uplift (uplift + (1 - uplift) * x), applies the calibration's colour
 // (per-channel gain, then an optional per-channel LUT, both in linear light)
-// and encodes again.
-// Numpy twins: the expected pixels in tests/test_render_warp.py; the colour
-// step is render.warp_pass.colour_linear (tests/test_calibration_cluster.py).
+// and encodes again. The formula and why: render/warp_pass.py's docstring.
+// Numpy twin: render.warp_pass.warp_shade (tests/test_render_warp.py,
+// tests/test_black_uplift.py); its colour step render.warp_pass.colour_linear
+// (tests/test_calibration_cluster.py).
 
 #ifdef VERTEX_SHADER
 in vec2 in_ndc;        // projector pixel position, rows flipped so GL row 0 = image top row
@@ -21,7 +23,8 @@ void main() {
 
 #ifdef FRAGMENT_SHADER
 uniform sampler2D u_slice;    // RGBA8, display-encoded
-uniform sampler2D u_blend;    // R32F linear blend weight over the projector image (any resolution)
+uniform sampler2D u_blend;    // RG32F over the projector image (any resolution): R the linear
+                              // blend weight, G the linear black-level uplift
 uniform vec2 u_out_size;      // projector image size in pixels
 uniform vec4 u_rect;          // (u0, v0, u1, v1) of the domemaster the slice holds
 uniform float u_gamma;
@@ -40,8 +43,10 @@ void main() {
     vec3 encoded = texture(u_slice, st).rgb;
     // Pixel centres land on texel centres when the mask has the projector's resolution
     // (exact); a coarser mask is interpolated bilinearly (the weights are smooth ramps).
-    float weight = texture(u_blend, gl_FragCoord.xy / u_out_size).r;
-    vec3 linear_rgb = pow(encoded, vec3(u_gamma)) * weight;
+    vec2 mask = texture(u_blend, gl_FragCoord.xy / u_out_size).rg;
+    vec3 linear_rgb = pow(encoded, vec3(u_gamma)) * mask.r;
+    // Black-level uplift before the colour step, so that the LUT linearises it like any light.
+    linear_rgb = mask.g + (1.0 - mask.g) * linear_rgb;
     // A projector cannot show more than its white: a gain above 1 saturates.
     linear_rgb = clamp(linear_rgb * u_gain, 0.0, 1.0);
     if (u_lut_size > 1.5) {
