@@ -27,6 +27,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from domectl.argtypes import positive_int_arg
 from domectl.errors import DomectlError
 
 CAMERAS = ("sim",)
@@ -35,16 +36,6 @@ REAL_CAMERA_HELP = (
     "calibration.camera.Camera: a calibrated fisheye model (a warp ProjectorModel with a fisheye Lens, its pose in "
     "the dome frame) and capture(projector_id, image) -> a linear (RAW) exposure while that projector shows image "
     "and every other projector is black")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value}: must be > 0")
-    return value
 
 
 def _non_negative(text: str) -> float:
@@ -75,14 +66,14 @@ def add_subparsers(calibrate_sub) -> argparse.ArgumentParser:
     a.add_argument("--seed", type=int, default=0, help="simulation: random mounting errors and camera noise seed")
     a.add_argument("--noise", type=_non_negative, default=1.0, metavar="SCALE",
                    help="simulation: camera shot and read noise scale (default 1; 0 = no noise)")
-    a.add_argument("--camera-px", type=_positive_int, default=None, metavar="N",
+    a.add_argument("--camera-px", type=positive_int_arg, default=None, metavar="N",
                    help="simulation: fisheye camera image side in pixels (default 1024)")
     a.add_argument("--misalign", action="append", default=[], metavar="P:KEY=DELTA,...",
                    help="simulation: mis-pose a projector, e.g. p05:yaw=+1.5,x_mm=20 (keys: x_mm y_mm z_mm "
                         "yaw pitch roll in degrees, throw_pct, shift_x shift_y); repeatable")
-    a.add_argument("--period-px", type=_positive_int, default=None, metavar="PX",
+    a.add_argument("--period-px", type=positive_int_arg, default=None, metavar="PX",
                    help="phase-shift period in projector pixels (default 64; even)")
-    a.add_argument("--phase-steps", type=_positive_int, default=None, metavar="N",
+    a.add_argument("--phase-steps", type=positive_int_arg, default=None, metavar="N",
                    help="phase-shift steps per axis (default 4)")
     a.add_argument("--no-warp", action="store_true", help="skip rebuilding the warp (and its coverage maps)")
     a.set_defaults(calibrate_command="auto", func=run)

@@ -36,20 +36,11 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from domectl.argtypes import positive_int_arg
 from domectl.errors import DomectlError
 
 CAMERAS = ("sim",)
 TUNE_COMMANDS = ("colour", "blend")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value}: must be > 0")
-    return value
 
 
 def _number(low: float, high: float, what: str):
@@ -90,7 +81,7 @@ def add_subparsers(calibrate_sub) -> tuple[argparse.ArgumentParser, argparse.Arg
                    help="simulation: the projectors' random brightness, white point, mounting errors and noise")
     c.add_argument("--save", action="store_true", help="commit the matched calibration to the store as a new version")
     c.add_argument("--lut", action="store_true", help="also match the tone curves with a per-channel LUT")
-    c.add_argument("--camera-px", type=_positive_int, default=None, metavar="N",
+    c.add_argument("--camera-px", type=positive_int_arg, default=None, metavar="N",
                    help="simulation: fisheye camera image side in pixels (default 1024)")
     c.add_argument("--noise", type=_number(0.0, 100.0, "--noise"), default=1.0, metavar="SCALE",
                    help="simulation: camera shot and read noise scale (default 1; 0 = none)")

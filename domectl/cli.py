@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from domectl import __version__
+from domectl.argtypes import positive_int_arg
 from domectl.errors import DomectlError
 
 
@@ -45,16 +46,6 @@ def _rate(text: str) -> float:
         return check_rate(float(text))
     except ValueError as e:
         raise argparse.ArgumentTypeError(f"--rate {text!r}: {e}") from None
-
-
-def positive_int_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value}: must be at least 1")
-    return value
 
 
 def _config_arg(p: argparse.ArgumentParser) -> None:

@@ -54,7 +54,8 @@ KEYS_HELP = ("arrows turn the sky, + / - zoom, 0 recenter, space pause/resume, [
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``preview`` to ``domectl``'s subparsers."""
-    from domectl.cli import positive_int_arg, size_px_arg
+    from domectl.argtypes import positive_int_arg
+    from domectl.cli import size_px_arg
 
     p = subparsers.add_parser(
         "preview", help="the live dome in a window, from the running master (keys control it)",
