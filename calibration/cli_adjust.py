@@ -25,6 +25,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from calibration.cli_common import standalone
 from domectl.errors import DomectlError
 
 #: Pixels a plain and a shifted arrow move the point (projector pixels at full resolution).
@@ -210,15 +211,7 @@ def run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m calibration.cli_adjust adjust ...`` (the arguments of ``domectl calibrate``)."""
-    parser = argparse.ArgumentParser(prog="domectl calibrate", description="Projector calibration.")
-    actions = parser.add_subparsers(dest="calibrate_command", metavar="ACTION", required=True)
-    add_subparsers(actions)
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (DomectlError, ValueError) as e:
-        print(f"domectl calibrate {args.calibrate_command}: error: {e}", file=sys.stderr)
-        return 2
+    return standalone(add_subparsers, argv, "Projector calibration.")
 
 
 if __name__ == "__main__":

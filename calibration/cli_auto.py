@@ -27,6 +27,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from calibration.cli_common import standalone
 from domectl.argtypes import positive_int_arg
 from domectl.errors import DomectlError
 
@@ -143,15 +144,7 @@ def run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m calibration.cli_auto auto ...`` (the arguments of ``domectl calibrate``)."""
-    parser = argparse.ArgumentParser(prog="domectl calibrate", description="Projector calibration.")
-    actions = parser.add_subparsers(dest="calibrate_command", metavar="ACTION", required=True)
-    add_subparsers(actions)
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except DomectlError as e:
-        print(f"domectl calibrate {args.calibrate_command}: error: {e}", file=sys.stderr)
-        return 2
+    return standalone(add_subparsers, argv, "Projector calibration.")
 
 
 if __name__ == "__main__":

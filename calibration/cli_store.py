@@ -14,8 +14,8 @@ config (v0001). Errors print ``domectl calibrate ACTION: error: ...`` and
 exit with status 2.
 
 :func:`add_subparsers` adds the actions to the ``calibrate`` group that
-``domectl/cli_calibrate.py`` makes; each sets ``calibrate_run=run``, so the
-group dispatches with ``args.calibrate_run(args)``. ``python -m
+``domectl/cli_calibrate.py`` makes; each sets ``func=run``, so the group
+dispatches with ``args.func(args)`` (calibration/cli_common.py). ``python -m
 calibration.cli_store ACTION ...`` runs them alone (:func:`main`).
 """
 
@@ -27,6 +27,7 @@ import json
 import sys
 from pathlib import Path
 
+from calibration.cli_common import standalone, store_args
 from domectl.errors import DomectlError
 
 STORE_COMMANDS = ("history", "show", "diff", "rollback", "export", "import")
@@ -50,13 +51,8 @@ def _mapping(text: str) -> tuple[str, str]:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", type=Path, default=None, metavar="DIR",
-                   help="hall config directory (default: the embedded reference hall, config/lacoupole)")
-    p.add_argument("--store", type=Path, default=None, metavar="DIR",
-                   help="the calibration store (default: the hall's, under $DOMECTL_STATE_DIR or "
-                        "~/.local/state/domectl/<hall>/calibration)")
-    p.add_argument("--author", default=None, help="who makes the change (default: user@host)")
-    p.set_defaults(calibrate_run=run)
+    store_args(p)
+    p.set_defaults(func=run)
 
 
 def add_subparsers(calibrate_sub) -> None:
@@ -220,14 +216,7 @@ def run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """The store's actions on their own: ``python -m calibration.cli_store history --store DIR``."""
-    parser = argparse.ArgumentParser(prog="domectl calibrate")
-    add_subparsers(parser.add_subparsers(dest="calibrate_command", metavar="ACTION", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("domectl calibrate: interrupted", file=sys.stderr)
-        return 130
+    return standalone(add_subparsers, argv, "The hall's versioned calibration store.")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from calibration.cli_common import standalone, store_args
 from domectl.argtypes import positive_int_arg
 from domectl.errors import DomectlError
 
@@ -56,12 +57,7 @@ def _number(low: float, high: float, what: str):
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", type=Path, default=None, metavar="DIR",
-                   help="hall config directory (default: the embedded reference hall, config/lacoupole)")
-    p.add_argument("--store", type=Path, default=None, metavar="DIR",
-                   help="the calibration store (default: the hall's, under $DOMECTL_STATE_DIR or "
-                        "~/.local/state/domectl/<hall>/calibration)")
-    p.add_argument("--author", default=None, help="who makes the change (default: user@host)")
+    store_args(p)
 
 
 def add_subparsers(calibrate_sub) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
@@ -228,11 +224,7 @@ def run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m calibration.cli_tune colour|blend ...`` (the arguments of ``domectl calibrate``)."""
-    parser = argparse.ArgumentParser(prog="domectl calibrate", description="Blend tuning and colour matching.")
-    actions = parser.add_subparsers(dest="calibrate_command", metavar="ACTION", required=True)
-    add_subparsers(actions)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return standalone(add_subparsers, argv, "Blend tuning and colour matching.")
 
 
 if __name__ == "__main__":

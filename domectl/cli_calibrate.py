@@ -69,9 +69,7 @@ def cmd_calibrate(args) -> int:
         elif args.save:
             print("calibrate auto: a projector failed: nothing saved to the store (see report.json)")
         return status
-    if getattr(args, "calibrate_run", None) is not None:          # the store's actions (calibration/cli_store.py)
-        return args.calibrate_run(args)
-    if getattr(args, "func", None) is not None:                   # colour, blend, adjust (cli_tune, cli_adjust)
+    if getattr(args, "func", None) is not None:       # the calibration/cli_*.py actions (cli_common.py)
         return args.func(args)
     raise argparse.ArgumentTypeError(f"calibrate {args.calibrate_action}: unknown action")
 
