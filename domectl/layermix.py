@@ -50,15 +50,21 @@ def parse_layers(text: str, where: str = "--layers") -> tuple[str, ...]:
     """
     chosen: set[str] = set()
     for part in (p.strip() for p in text.split(",")):
-        if part in ("", "none"):
-            continue
-        if part == "all":
-            chosen.update(LAYER_NAMES)
-        elif part == "default":
-            chosen.update(DEFAULT_LAYERS)
-        else:
-            chosen.add(check_layer(part, where))
+        layers = expand_layer(part)
+        chosen.update(layers if layers is not None else (check_layer(part, where),))
     return tuple(name for name in LAYER_NAMES if name in chosen)
+
+
+def expand_layer(part: str) -> tuple[str, ...] | None:
+    """The layers one item of a layer list stands for: a layer's name, ``all``, ``default``,
+    ``none`` or nothing (no layer); None when it is none of these."""
+    if part in ("", "none"):
+        return ()
+    if part == "all":
+        return LAYER_NAMES
+    if part == "default":
+        return DEFAULT_LAYERS
+    return (part,) if part in LAYER_NAMES else None
 
 
 def ease(x: float) -> float:

@@ -58,7 +58,7 @@ from pathlib import Path
 from domectl.config import LANGUAGES
 from domectl.ephemeris import BODIES, VALID_FROM_UTC, VALID_UNTIL_UTC
 from domectl.errors import DomectlError
-from domectl.layermix import DEFAULT_LAYERS, LAYER_NAMES
+from domectl.layermix import DEFAULT_LAYERS, LAYER_NAMES, expand_layer
 from domectl.places import HALL, find_place, suggest_place
 from domectl.projection import MAX_ZOOM, MIN_ZOOM     # zoom factors: the renderer's range
 from domectl.simclock import EDGE_MARGIN, MAX_ABS_RATE
@@ -999,17 +999,11 @@ class _Parser:
         for part in tok.text.split(","):
             column = tok.column + offset
             offset += len(part) + 1
-            if part in ("", "none"):
-                continue
-            if part == "all":
-                chosen.update(LAYER_NAMES)
-            elif part == "default":
-                chosen.update(DEFAULT_LAYERS)
-            elif part in LAYER_NAMES:
-                chosen.add(part)
-            else:
+            layers = expand_layer(part)
+            if layers is None:
                 raise _LineError(column, f"unknown layer {part!r}",
                                  did_you_mean(part, (*LAYER_NAMES, "all", "default", "none"), "layers"))
+            chosen.update(layers)
         return tuple(n for n in LAYER_NAMES if n in chosen)
 
     # ------------------------------------------------------------ cues
