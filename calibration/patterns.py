@@ -58,6 +58,16 @@ def spec(name: str, projectors: tuple[str, ...] | list[str] = ()) -> str:
     return name if not projectors else f"{name}:{','.join(projectors)}"
 
 
+def check_projectors(hall, projector_ids) -> tuple[str, ...]:
+    """``projector_ids`` if every one is a projector of ``hall``, else ConfigError naming those that
+    are not and the hall's."""
+    known = [p.id for p in hall.projectors]
+    unknown = [p for p in projector_ids if p not in known]
+    if unknown:
+        raise ConfigError(f"no {', '.join(unknown)} in {hall.name}; it has {', '.join(known)}")
+    return tuple(projector_ids)
+
+
 def shows(spec_text: str, projector_id: str) -> bool:
     """Whether projector ``projector_id`` shows the pattern ``spec_text`` (else it is black)."""
     _, projectors = parse_spec(spec_text)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from domectl import __version__
 from domectl.argtypes import positive_int_arg
-from domectl.errors import DomectlError
+from domectl.errors import ConfigError, DomectlError
 
 
 def parse_utc(text: str | None) -> datetime:
@@ -295,7 +295,6 @@ def start_show(master, args) -> None:
 
 def _pattern_arg(text: str) -> str:
     from calibration.patterns import parse_spec
-    from domectl.errors import ConfigError
 
     try:
         parse_spec(text)
@@ -306,12 +305,12 @@ def _pattern_arg(text: str) -> str:
 
 def _before_run(master, args) -> None:
     if args.pattern is not None:
-        known = {p.id for p in master.hall.projectors}
-        from calibration.patterns import parse_spec
+        from calibration.patterns import check_projectors, parse_spec
 
-        unknown = [p for p in parse_spec(args.pattern)[1] if p not in known]
-        if unknown:
-            raise argparse.ArgumentTypeError(f"--pattern: no projector {', '.join(unknown)} in {master.hall.name}")
+        try:
+            check_projectors(master.hall, parse_spec(args.pattern)[1])
+        except ConfigError as e:
+            raise argparse.ArgumentTypeError(f"--pattern: {e}") from None
         master.pattern = args.pattern
     start_show(master, args)
 

@@ -95,17 +95,18 @@ def _pattern(args) -> int:
 def _write_patterns(args, projectors: list[str]) -> int:
     from PIL import Image
 
-    from calibration.patterns import pattern_image
+    from calibration.patterns import check_projectors, pattern_image
     from domectl.config import load_hall
+    from domectl.errors import ConfigError
 
     if args.off:
         raise argparse.ArgumentTypeError("calibrate pattern --off: nothing to write with --out")
     hall = load_hall(args.config)
+    try:
+        check_projectors(hall, projectors)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(f"--projectors: {e}") from None
     known = {p.id: p for p in hall.projectors}
-    unknown = [p for p in projectors if p not in known]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"--projectors: no {', '.join(unknown)} in {hall.name}; "
-                                         f"it has {', '.join(known)}")
     args.out.mkdir(parents=True, exist_ok=True)
     chosen = projectors or list(known)
     for i, pid in enumerate(chosen, 1):

@@ -338,10 +338,12 @@ class Operator:
         who = [] if projectors is None else projectors
         if not isinstance(who, list) or not all(isinstance(p, str) for p in who):
             raise BadRequest(f"projectors must be a list of projector ids, not {projectors!r}")
-        known = [p.id for p in self.master.hall.projectors]
-        unknown = [p for p in who if p not in known]
-        if unknown:
-            raise BadRequest(f"projectors: no {', '.join(unknown)} in this hall; it has {', '.join(known)}")
+        from calibration.patterns import check_projectors
+
+        try:
+            check_projectors(self.master.hall, who)
+        except ConfigError as e:
+            raise BadRequest(f"projectors: {e}") from None
         if name:
             try:
                 name = spec(name, who)
