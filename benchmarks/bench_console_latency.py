@@ -58,12 +58,10 @@ class RecordingLink:
 def live(tmp_path_factory):
     import dataclasses
 
-    from tests.conftest import free_ports
-
     hall = load_hall()
-    http, vote, osc = free_ports(3)
-    hall = dataclasses.replace(hall, master=dataclasses.replace(hall.master, http_port=http),
-                               osc=dataclasses.replace(hall.osc, vote_port=vote, control_port=osc))
+    # Port 0: each server takes a free one (the benchmark talks to services.control.port).
+    hall = dataclasses.replace(hall, master=dataclasses.replace(hall.master, http_port=0),
+                               osc=dataclasses.replace(hall.osc, vote_port=0, control_port=0))
     link = RecordingLink()
     master = Master(hall, link, CachedEphemeris(Ephemeris()), Scene(start_utc=T0), igs=())
     services = start_services(hall, master, tmp_path_factory.mktemp("keys"), preview=False)
