@@ -32,6 +32,7 @@ from domectl.protocol import (
     calibration_message, calibration_set, decode, encode,
 )
 from fakes import StillSky, T0
+from test_standby import wait_for_line
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Positions compared in projector pixels of the scaled (test) image.
@@ -433,17 +434,6 @@ def _start(args: list[str], env: dict) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _wait_line(proc: subprocess.Popen, needle: str, timeout_s: float = 60.0) -> str:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        line = proc.stdout.readline()
-        if needle in line:
-            return line
-        if not line and proc.poll() is not None:
-            break
-    raise AssertionError(f"{needle!r} never printed by {' '.join(proc.args)}")
-
-
 def _wait_for(predicate, what: str, timeout_s: float = 60.0):
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
@@ -492,7 +482,7 @@ def test_end_to_end_refine_by_hand_save_and_a_killed_node_comes_back_calibrated(
             for n in api.get("/api/calibration")["nodes"])
 
     try:
-        _wait_line(master, "control API on")
+        wait_for_line(master, "control API on", 60.0)
         api = ControlClient("127.0.0.1", hall.master.http_port, read_token(keys, run_dir(hall.name)))
         state = api.get("/api/calibration")
         start = state["calibration"]
