@@ -16,16 +16,8 @@ import numpy as np
 import pytest
 
 from domectl.projection import dome_from_enu, rot_x, rot_z
-from render.context import create_context
 from render.sky import SkyParams, SkyRenderer, StarLook
 from render.warp_pass import WarpPass
-
-
-@pytest.fixture(scope="module")
-def ctx():
-    context = create_context("egl")
-    yield context
-    context.release()
 
 
 @pytest.fixture(scope="module")

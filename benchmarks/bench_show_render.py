@@ -36,7 +36,6 @@ from domectl.showrender import (
 )
 from domectl.showrun import file_sha256
 from domectl.skydata import load_stars
-from render.context import create_context
 from shows.format import load_show
 
 TOUR = Path(__file__).resolve().parent.parent / "shows" / "live-sky-tour.show"
@@ -45,13 +44,6 @@ FPS = 30.0
 FROM_S = 120.0
 STRETCH_FRAMES = 48
 ROUNDS = 3
-
-
-@pytest.fixture(scope="module")
-def ctx():
-    context = create_context("egl")
-    yield context
-    context.release()
 
 
 @pytest.fixture(scope="module")

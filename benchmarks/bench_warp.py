@@ -87,15 +87,6 @@ def test_warp_build_12_projectors_full_resolution(benchmark, hall, tmp_path_fact
     assert report["warp_error_max_px"] <= 0.25
 
 
-@pytest.fixture(scope="module")
-def ctx():
-    from render.context import create_context
-
-    context = create_context("egl")
-    yield context
-    context.release()
-
-
 def _interleaved_medians_s(first, second, rounds: int) -> tuple[float, float]:
     """Median seconds of two callables timed alternately, so both see the same machine load."""
     times: tuple[list[float], list[float]] = ([], [])
