@@ -2,7 +2,7 @@
 
 A hall directory (``config/lacoupole/`` is the reference) holds:
 
-    hall.toml        hall name and languages, site, dome, eye point, render defaults
+    hall.toml        hall name and languages, site, dome, eye point, render defaults, stereo
     projectors.toml  the projectors: pose in the dome frame, resolution, lens, gamma
     cluster.toml     control computers, ports, frame timing, OSC, the image generators
     seats.toml       rows of seats and wheelchair places (one vote box each)
@@ -58,6 +58,17 @@ class Dome:
 class RenderDefaults:
     domemaster_px: int
     limiting_mag: float
+
+
+@dataclass(frozen=True)
+class Stereo:
+    """Omnidirectional stereo (domectl/stereo.py): the eyes' separation in the scene, the
+    largest disparity the audience is asked to fuse, and where the separation starts to
+    taper toward the dome's zenith (elevation in the dome frame)."""
+
+    eye_separation_m: float = 0.064
+    comfort_disparity_deg: float = 1.0
+    taper_from_deg: float = 45.0
 
 
 @dataclass(frozen=True)
@@ -194,6 +205,7 @@ class Hall:
     # The horizon silhouette: altitude (deg) at azimuths evenly spaced from north through
     # east; empty: a flat horizon.
     landscape_alt_deg: tuple[float, ...] = ()
+    stereo: Stereo = Stereo()
     # Where it was loaded from; not part of the hall's identity.
     root: Path | None = field(default=None, compare=False)
 
@@ -377,6 +389,15 @@ def load_hall(root: str | Path | None = None) -> Hall:
         limiting_mag=r.number("limiting_mag", low=-2, high=12),
     )
 
+    stereo = Stereo()
+    if "stereo" in hall_t.data:
+        st = hall_t.table("stereo")
+        stereo = Stereo(
+            eye_separation_m=st.number("eye_separation_m", low=0, high=1e12, default=Stereo.eye_separation_m),
+            comfort_disparity_deg=st.number("comfort_disparity_deg", low=0, high=10, low_open=True,
+                                            default=Stereo.comfort_disparity_deg),
+            taper_from_deg=st.number("taper_from_deg", low=0, high=90, default=Stereo.taper_from_deg),
+        )
     landscape_alt_deg: tuple[float, ...] = ()
     if "landscape" in hall_t.data:
         lt = hall_t.table("landscape")
@@ -455,7 +476,7 @@ def load_hall(root: str | Path | None = None) -> Hall:
         name=h.string("name"), languages=languages, default_language=default_language,
         site=site, dome=dome, eye_m=eye_m, render=render, projectors=projectors,
         master=master, timing=timing, osc=osc, igs=tuple(sorted(igs, key=lambda g: g.id)),
-        seats=seats, landscape_alt_deg=landscape_alt_deg, root=root,
+        seats=seats, landscape_alt_deg=landscape_alt_deg, stereo=stereo, root=root,
     )
 
 
@@ -502,6 +523,7 @@ def dump_hall(hall: Hall, root: str | Path) -> Path:
             "dome": vars(hall.dome),
             "eye": {"position_m": list(hall.eye_m)},
             "render": vars(hall.render),
+            "stereo": vars(hall.stereo),
             **({"landscape": {"horizon_alt_deg": list(hall.landscape_alt_deg)}} if hall.landscape_alt_deg else {}),
         },
         "projectors.toml": {"projector": [_projector_doc(p) for p in hall.projectors]},

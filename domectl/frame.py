@@ -17,11 +17,19 @@ versioned, little-endian, never pickle:
     pointer  u8 length, UTF-8 (empty: nothing selected)
     overlays u8 count, then per overlay: u8 kind (0 text, 1 image, 2 fulldome, 3 pattern), u16 length,
              UTF-8 content, OVERLAY (dome az, dome elevation, size, opacity, rgb)
+    stereo   f64 eye_separation_m
+    spheres  u8 count, names block, count SPHERE (17 f64 each: centre_m (3), radius_m, polar_ratio,
+             body_from_enu (9), sun_dir (3))
+    models   u8 count, names block, count MODEL (u8 on_dome, then 14 f64: position_m (3),
+             frame_from_model (9), scale, opacity)
+    orbits   u8 count, names block, count ORBIT (9 f64: centre_m (3), axis_a_m (3), axis_b_m (3))
 
 Version 4 added the overlay kind "fulldome" (version 3 nodes would refuse it)
 and refuses a zoom that is not a magnification (<= 0). Version 5 added the
 kind "pattern": a technician's test pattern (calibration/patterns.py) the
-named projectors show instead of the sky.
+named projectors show instead of the sky. Version 6 added the space voyage and
+stereo: the eyes' separation, lit spheres, 3D models and orbit ellipses, all
+placed relative to the observer (domectl/voyage.py, domectl/stereo.py).
 
 Sizes: about 1 KB with the 11 solar-system bodies and a dozen layers; a
 frame is at most MAX_ENCODED_BYTES (a caption of a few hundred characters
@@ -38,13 +46,17 @@ from typing import NamedTuple
 from domectl.errors import LocalError, PeerError
 
 MAGIC = b"DFS1"
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 MAX_ENCODED_BYTES = 64 * 1024
 
 _HEADER = struct.Struct("<4sHI")
 _CORE = struct.Struct("<Qqdd3d3d9d3dddddIddd")
 _U16 = struct.Struct("<H")
 _OVERLAY = struct.Struct("<4d3d")
+_F64 = struct.Struct("<d")
+_SPHERE = struct.Struct("<17d")
+_MODEL = struct.Struct("<B14d")
+_ORBIT = struct.Struct("<9d")
 # Appended only: a kind's code is its index.
 _OVERLAY_KINDS = ("text", "image", "fulldome", "pattern")
 
@@ -69,6 +81,56 @@ class BodyView(NamedTuple):
     illuminated_fraction: float
     phase_angle_deg: float
     limb_angle_deg: float                # position angle of the bright limb, from north through east
+
+
+class SphereView(NamedTuple):
+    """A body drawn as a lit sphere (render/spheres.py), placed relative to the observer.
+
+    Frames as for BodyView: ``centre_m`` is the body's centre seen from the
+    observer (the dome's centre) in the frame's ENU axes, in metres; in space
+    the "ENU" axes are the ship's (domectl/voyage.py), as the stars' are.
+    ``body_from_enu`` (3, 3, row-major) takes ENU vectors to the body-fixed
+    frame (+z the north pole, +x the prime meridian: IAU WGCCRE), which the
+    surface texture (equirectangular, longitude 0 at the centre, east to the
+    right) is wrapped on; ``polar_ratio`` = polar / equatorial radius;
+    ``sun_dir`` the unit ENU direction from the body's centre to the Sun.
+    """
+
+    name: str                            # lower-case: "moon", "earth", "mars"; the texture's name
+    centre_m: tuple[float, float, float]
+    radius_m: float                      # equatorial
+    polar_ratio: float
+    body_from_enu: tuple[float, ...]     # (3, 3) row-major
+    sun_dir: tuple[float, float, float]
+
+
+class ModelView(NamedTuple):
+    """A 3D model (an OBJ asset, domectl/meshes.py) placed in the scene, lit by the Sun.
+
+    ``on_dome``: True: ``position_m`` and ``frame_from_model`` are in the dome
+    frame (+z zenith, +y front, metres from the dome centre): the model stays
+    on the dome whatever the sky does; False: in the sky's ENU axes, relative
+    to the observer: it turns with the view like a body. ``scale``: metres
+    per model unit.
+    """
+
+    name: str                            # the asset: domectl/data/models/NAME.obj
+    on_dome: bool
+    position_m: tuple[float, float, float]
+    frame_from_model: tuple[float, ...]  # (3, 3) row-major
+    scale: float
+    opacity: float
+
+
+class OrbitView(NamedTuple):
+    """A body's orbit as an ellipse: ``centre_m + axis_a_m cos E + axis_b_m sin E``, E in [0, 2 pi),
+    relative to the observer in the frame's ENU axes, metres (the osculating orbit about the
+    body's primary at the frame's time)."""
+
+    name: str
+    centre_m: tuple[float, float, float]
+    axis_a_m: tuple[float, float, float]
+    axis_b_m: tuple[float, float, float]
 
 
 @dataclass(frozen=True)
@@ -128,6 +190,10 @@ class FrameState:
     star_brightness: float = 1.0         # the operator's multipliers on the hall's star look
     star_contrast: float = 1.0
     limiting_mag_delta: float = 0.0      # added to the hall's limiting magnitude
+    eye_separation_m: float = 0.0        # ODS eye separation in the scene (already comfort-limited; 0: mono)
+    spheres: tuple[SphereView, ...] = ()
+    models: tuple[ModelView, ...] = ()
+    orbits: tuple[OrbitView, ...] = ()
 
     def layer(self, name: str, default: float = 0.0) -> float:
         for layer_name, opacity in self.layers:
@@ -204,8 +270,34 @@ def encode_frame(state: FrameState) -> bytes:
             raise LocalError(f"FrameState overlay text of {len(content)} bytes: at most 65535")
         parts += [bytes([_OVERLAY_KINDS.index(o.kind)]), _U16.pack(len(content)), content,
                   _OVERLAY.pack(o.dome_az_deg, o.dome_elev_deg, o.size_deg, o.opacity, *o.rgb)]
+    parts += _space_blocks(state)
     body = b"".join(parts)
     return _HEADER.pack(MAGIC, FORMAT_VERSION, _HEADER.size + len(body)) + body
+
+
+def _space_blocks(state: FrameState) -> list[bytes]:
+    """The version 6 blocks: eye separation, spheres, models, orbits."""
+    if not (math.isfinite(state.eye_separation_m) and state.eye_separation_m >= 0.0):
+        raise LocalError(f"FrameState.eye_separation_m {state.eye_separation_m!r}: must be a finite number >= 0")
+    parts = [struct.pack("<d", state.eye_separation_m)]
+    for what, items, s, row in (
+            ("sphere", state.spheres, _SPHERE,
+             lambda v: (*v.centre_m, v.radius_m, v.polar_ratio, *v.body_from_enu, *v.sun_dir)),
+            ("model", state.models, _MODEL,
+             lambda v: (1 if v.on_dome else 0, *v.position_m, *v.frame_from_model, v.scale, v.opacity)),
+            ("orbit", state.orbits, _ORBIT, lambda v: (*v.centre_m, *v.axis_a_m, *v.axis_b_m))):
+        if len(items) > 255:
+            raise LocalError(f"FrameState carries at most 255 {what}s")
+        parts += [bytes([len(items)]), _names_block([v.name for v in items], what)]
+        for v in items:
+            values = row(v)
+            if not all(map(math.isfinite, values)):
+                raise LocalError(f"FrameState {what} {v.name!r}: a non-finite number")
+            try:
+                parts.append(s.pack(*values))
+            except struct.error as e:
+                raise LocalError(f"FrameState {what} {v.name!r}: cannot encode: {e}") from None
+    return parts
 
 
 def _floats(code: str, n: int) -> struct.Struct:
@@ -337,6 +429,23 @@ def decode_frame(data: bytes) -> FrameState:
         w, o = _numbers(data, o + n, _OVERLAY, f"overlay {content[:40]!r}")
         overlays.append(Overlay(kind=_OVERLAY_KINDS[kind], content=content, dome_az_deg=w[0],
                                 dome_elev_deg=w[1], size_deg=w[2], opacity=w[3], rgb=w[4:7]))
+    (eye_separation_m,), o = _numbers(data, o, _F64, "eye separation")
+    if eye_separation_m < 0.0:
+        raise PeerError(f"FrameState eye separation {eye_separation_m}: must be >= 0")
+    blocks = []
+    for what, s in (("sphere", _SPHERE), ("model", _MODEL), ("orbit", _ORBIT)):
+        if o >= size:
+            raise _truncated(data, o, 1)
+        n = data[o]
+        names, o = _names(data, o + 1, n, what)
+        rows = []
+        for name in names:
+            v, o = _numbers(data, o, s, f"{what} {name!r}")
+            rows.append(v)
+        blocks.append((names, rows))
+    spheres = tuple(SphereView(name, v[0:3], v[3], v[4], v[5:14], v[14:17]) for name, v in zip(*blocks[0]))
+    models = tuple(ModelView(name, bool(v[0]), v[1:4], v[4:13], v[13], v[14]) for name, v in zip(*blocks[1]))
+    orbits = tuple(OrbitView(name, v[0:3], v[3:6], v[6:9]) for name, v in zip(*blocks[2]))
     if o != size:
         raise PeerError(f"FrameState has {size - o} trailing bytes")
     flags = core[26]
@@ -348,5 +457,6 @@ def decode_frame(data: bytes) -> FrameState:
         blackout=bool(flags & FLAG_BLACKOUT), refraction=bool(flags & FLAG_REFRACTION),
         layers=tuple(zip(layer_names, opacities)), bodies=bodies, language=language, pointer=pointer,
         overlays=tuple(overlays), star_brightness=core[27], star_contrast=core[28],
-        limiting_mag_delta=core[29],
+        limiting_mag_delta=core[29], eye_separation_m=eye_separation_m, spheres=spheres, models=models,
+        orbits=orbits,
     )

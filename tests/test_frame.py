@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domectl.errors import LocalError, PeerError
-from domectl.frame import BodyView, FORMAT_VERSION, FrameState, Overlay, decode_frame, encode_frame
+from domectl.frame import (BodyView, FORMAT_VERSION, FrameState, ModelView, OrbitView, Overlay, SphereView,
+                           decode_frame, encode_frame)
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 f32 = st.floats(allow_nan=False, allow_infinity=False, width=32)
@@ -23,6 +24,12 @@ text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=80)
 overlays = st.builds(Overlay, kind=st.sampled_from(["text", "image", "fulldome"]), content=text, dome_az_deg=finite,
                      dome_elev_deg=finite, size_deg=finite, opacity=finite,
                      rgb=st.tuples(finite, finite, finite))
+vec3 = st.tuples(finite, finite, finite)
+spheres = st.builds(SphereView, name=name, centre_m=vec3, radius_m=finite, polar_ratio=finite,
+                    body_from_enu=st.tuples(*[finite] * 9), sun_dir=vec3)
+models = st.builds(ModelView, name=name, on_dome=st.booleans(), position_m=vec3,
+                   frame_from_model=st.tuples(*[finite] * 9), scale=finite, opacity=finite)
+orbits = st.builds(OrbitView, name=name, centre_m=vec3, axis_a_m=vec3, axis_b_m=vec3)
 states = st.builds(
     FrameState,
     frame=st.integers(0, 2**63), deadline_ns=st.integers(-2**62, 2**62), show_time_s=finite,
@@ -36,6 +43,9 @@ states = st.builds(
     language=st.sampled_from(["fr", "en", "nl", "de"]),
     pointer=st.one_of(st.just(""), name), overlays=st.lists(overlays, max_size=4).map(tuple),
     star_brightness=finite, star_contrast=finite, limiting_mag_delta=finite,
+    eye_separation_m=st.floats(min_value=0.0, allow_infinity=False, width=64),
+    spheres=st.lists(spheres, max_size=4).map(tuple), models=st.lists(models, max_size=3).map(tuple),
+    orbits=st.lists(orbits, max_size=3).map(tuple),
 )
 
 
@@ -112,7 +122,7 @@ def test_overlay_kinds_keep_their_codes():
     shown = (Overlay("text", "Bonsoir", 0.0, 30.0), Overlay("image", "logo.png", 0.0, 30.0),
              Overlay("fulldome", "film/0001.png", 0.0, 90.0, 180.0, opacity=0.5))
     data = encode_frame(FrameState(**{**_sample().__dict__, "overlays": shown}))
-    codes, at = [], len(data)
+    codes, at = [], len(data) - 8 - 3 * 3    # the overlays end before the separation and three empty blocks
     for overlay in reversed(shown):
         at -= 7 * 8 + len(overlay.content.encode()) + 2 + 1
         codes.insert(0, data[at])
@@ -134,7 +144,7 @@ def test_a_zoom_that_is_not_a_magnification_is_refused():
 def test_a_corrupt_overlay_kind_is_a_peer_error():
     state = FrameState(**{**_sample().__dict__, "overlays": (Overlay("text", "Bonsoir", 0.0, 30.0),)})
     data = bytearray(encode_frame(state))
-    kind_at = len(data) - 2 - len("Bonsoir") - 7 * 8 - 1
+    kind_at = len(data) - 8 - 3 * 3 - 2 - len("Bonsoir") - 7 * 8 - 1   # before the separation and 3 empty blocks
     assert data[kind_at] == 0
     data[kind_at] = 9
     with pytest.raises(PeerError, match="overlay kind 9"):
@@ -175,8 +185,9 @@ def test_a_name_block_that_is_not_utf8_is_a_peer_error():
 def test_a_non_finite_body_number_is_a_peer_error():
     state = _sample()
     data = bytearray(encode_frame(state))
-    # The last body's bright-limb angle is the last f64 before language, pointer and overlay count.
-    struct.pack_into("<d", data, len(data) - 2 - 1 - 1 - 8, float("inf"))
+    # The last body's bright-limb angle is the last f64 before language, pointer and overlay count,
+    # the eye separation and three empty blocks.
+    struct.pack_into("<d", data, len(data) - 8 - 3 * 3 - 2 - 1 - 1 - 8, float("inf"))
     with pytest.raises(PeerError, match="body: non-finite"):
         decode_frame(bytes(data))
 
@@ -191,3 +202,29 @@ def test_any_corruption_is_a_peer_error_or_a_valid_frame(garbage, at):
         decode_frame(corrupt)
     except PeerError:
         pass
+
+
+def test_a_negative_eye_separation_is_refused_both_ways():
+    with pytest.raises(LocalError, match="eye_separation_m"):
+        encode_frame(FrameState(frame=1, deadline_ns=0, show_time_s=0.0, tt_jd=2461000.5, latitude_deg=0.0,
+                                longitude_deg=0.0, elevation_m=0.0, view_az_deg=0.0, view_alt_deg=0.0,
+                                eye_separation_m=-1.0))
+    data = bytearray(encode_frame(_sample()))
+    # The separation is followed by three empty blocks of 3 bytes each (u8 count 0, u16 name length 0).
+    at = len(data) - 3 * 3 - 8
+    struct.pack_into("<d", data, at, -0.5)
+    with pytest.raises(PeerError, match="eye separation"):
+        decode_frame(bytes(data))
+
+
+def test_a_space_frame_with_every_body_as_a_sphere_stays_small():
+    rot = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+    state = FrameState(frame=7, deadline_ns=1, show_time_s=0.1, tt_jd=2461000.5, latitude_deg=0.0,
+                       longitude_deg=0.0, elevation_m=0.0, view_az_deg=180.0, view_alt_deg=0.0,
+                       eye_separation_m=2.0e5, spheres=tuple(SphereView(f"b{i}", (1e9, 0.0, 0.0), 1.7e6, 1.0, rot,
+                                                                        (0.0, 1.0, 0.0)) for i in range(11)),
+                       models=(ModelView("v2", True, (0.0, 5.0, 1.0), rot, 0.5, 1.0),),
+                       orbits=tuple(OrbitView(f"b{i}", (0.0, 0.0, 0.0), (1e11, 0, 0), (0, 1e11, 0)) for i in range(10)))
+    data = encode_frame(state)
+    assert decode_frame(data) == state
+    assert len(data) < 4096
