@@ -12,6 +12,8 @@
     ├── warp.WarpModelError      a dome/projector model is impossible (also a ValueError)
     ├── warp.formats.FormatError a calibration file (MPCDI, PFM, Bourke, PNG) is malformed;
     │                            names file, line or field (also a ValueError)
+    ├── meshes.MeshError         an OBJ/MTL model is malformed, too big or missing; names file:line
+    │                            (also a ValueError)
     ├── status.StatusError       no live master status to read
     ├── control.ControlError     no master answers, or it refused a command (HTTP 4xx)
     └── calibration.*            the technician's tools (each also a ValueError but the store's):

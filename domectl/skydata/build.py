@@ -390,6 +390,13 @@ def build(tgz_path: str | None = None) -> dict[str, bytes]:
             for name, (data, sources) in sorted(outputs.items())
         },
     }
+    # Files other scripts build (domectl/skydata/build_voyage.py: textures and models) keep their entries.
+    existing = DATA_DIR / "MANIFEST.json"
+    if existing.is_file():
+        for name, entry in json.loads(existing.read_text(encoding="utf-8"))["files"].items():
+            if entry.get("script") != SCRIPT:
+                manifest["files"][name] = entry
+        manifest["files"] = dict(sorted(manifest["files"].items()))
     files = {name: data for name, (data, _) in outputs.items()}
     files["MANIFEST.json"] = (json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     return files
