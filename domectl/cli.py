@@ -201,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rect", type=_rect, default=(0.0, 0.0, 1.0, 1.0), metavar="U0,V0,U1,V1",
                    help="render only this rectangle of the domemaster (0..1, v up; default: all of it)")
     p.add_argument("--refraction", action="store_true", help="apply atmospheric refraction")
+    p.add_argument("--eye", choices=("left", "right", "mono"), default="mono",
+                   help="render one eye's picture of the stereo pair (near objects shift between them; "
+                        "default: mono)")
     p.add_argument("--window", action="store_true",
                    help="also show the frame in a window (GLFW; needs a display) until it is closed")
     p.add_argument("--hold", type=float, default=None, metavar="S",
@@ -535,7 +538,7 @@ def cmd_render(args) -> int:
     request = StillRequest(utc=args.time or parse_utc(None), size_px=args.size, layers=parse_layers(args.layers),
                            view_az_deg=view_az, view_alt_deg=view_alt, zoom=args.zoom, language=args.lang,
                            pointer=args.pointer, overlays=overlays, rect_uv=args.rect,
-                           refraction=args.refraction)
+                           refraction=args.refraction, eye=args.eye)
     state = still_frame(hall, request, Ephemeris())
     catalog = load_stars()
     if args.window:
@@ -554,7 +557,8 @@ def cmd_render(args) -> int:
     save_png(args.out, image)
     w, h = still_size(request)
     print(f"wrote {args.out} ({w} x {h}, {request.utc:%Y-%m-%dT%H:%M:%SZ}, sun {state.sun_alt_deg:+.1f} deg, "
-          f"layers {','.join(request.layers) or 'none'})")
+          f"layers {','.join(request.layers) or 'none'}"
+          f"{'' if request.eye == 'mono' else ', ' + request.eye + ' eye'})")
     return 0
 
 

@@ -22,13 +22,15 @@ from domectl.errors import ConfigError
 #: Every layer the renderer draws, in drawing order (``render/layers.py`` holds the same
 #: list next to the drawing code; tests/test_layermix.py checks they agree).
 LAYER_NAMES: tuple[str, ...] = (
-    "daylight", "milky-way", "stars", "planets", "landscape",
+    "daylight", "milky-way", "stars", "orbits", "planets", "landscape", "models",
     "grid-altaz", "grid-equatorial", "grid-ecliptic", "meridian", "horizon",
     "constellation-boundaries", "constellation-lines", "constellation-names", "star-names",
     "cardinals", "pointer", "overlays",
 )
 #: What a night sky shows when nobody chose: the sky as the eye sees it, no chart marks.
-DEFAULT_LAYERS: tuple[str, ...] = ("daylight", "milky-way", "stars", "planets", "landscape",
+#: "models" is on: a model shows only where a show or the voyage places one (FrameState.models);
+#: "orbits" are chart marks, off until asked for.
+DEFAULT_LAYERS: tuple[str, ...] = ("daylight", "milky-way", "stars", "planets", "landscape", "models",
                                    "pointer", "overlays")
 #: A layer asked to fade without a time fades over this long: slow enough to read as a
 #: fade on the dome, short enough not to keep a presenter waiting.

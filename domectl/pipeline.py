@@ -39,6 +39,7 @@ from domectl.frame import FrameState
 from domectl.astro import sun_in_icrs
 from domectl.hallwarp import dome_model, eye_m, projector_models
 from domectl.projection import dome_from_enu
+from domectl.stereo import EYE_SIGN
 from render.compose import DomeRenderer
 from render.layers import LayerView
 from render.sky import SkyParams, look_for_density
@@ -78,8 +79,9 @@ def frame_sky_params(state: FrameState, tilt_deg: float) -> SkyParams:
                      sun=sun_in_icrs(state.bodies, enu_from_icrs))
 
 
-def frame_view(state: FrameState, hall: Hall, rect_uv, size_px) -> LayerView:
-    """Everything the layers need to draw ``state`` into the domemaster rectangle ``rect_uv``."""
+def frame_view(state: FrameState, hall: Hall, rect_uv, size_px, eye: int = 0) -> LayerView:
+    """Everything the layers need to draw ``state`` into the domemaster rectangle ``rect_uv``
+    for ``eye`` (domectl.stereo.EYE_SIGN: -1 left, +1 right, 0 mono)."""
     sky = frame_sky_params(state, hall.dome.tilt_deg)
     sun = next((b for b in state.bodies if b.name.lower() == "sun"), None)
     return LayerView(
@@ -89,12 +91,15 @@ def frame_view(state: FrameState, hall: Hall, rect_uv, size_px) -> LayerView:
         sun_alt_deg=state.sun_alt_deg, language=state.language, pointer=state.pointer,
         overlays=state.overlays, landscape_alt_deg=np.asarray(hall.landscape_alt_deg, dtype=np.float64),
         sky=sky, time_s=state.show_time_s, zoom=state.zoom,
+        eye=int(eye), eye_separation_m=float(state.eye_separation_m),
+        taper_from_deg=float(hall.stereo.taper_from_deg),
+        spheres=state.spheres, models=state.models, orbits=state.orbits,
     )
 
 
-def render_frame(renderer: DomeRenderer, state: FrameState, hall: Hall, rect_uv, size_px):
-    """Draw ``state`` with every layer it asks for; returns the renderer's texture."""
-    return renderer.render(frame_view(state, hall, rect_uv, size_px), dict(state.layers),
+def render_frame(renderer: DomeRenderer, state: FrameState, hall: Hall, rect_uv, size_px, eye: int = 0):
+    """Draw ``state`` with every layer it asks for, for ``eye`` (-1, 0, +1); returns the renderer's texture."""
+    return renderer.render(frame_view(state, hall, rect_uv, size_px, eye), dict(state.layers),
                            star_brightness=state.star_brightness, star_contrast=state.star_contrast,
                            limiting_mag_delta=state.limiting_mag_delta)
 
@@ -181,6 +186,8 @@ class IGPipeline:
         self.projector = projectors[self.index]
         self.dome = dome = dome_model(hall)
         self.eye = eye = eye_m(hall)
+        #: The eye this IG renders (the config's ``eye``: left, right or mono), domectl.stereo.EYE_SIGN.
+        self.eye_sign = EYE_SIGN[ig.eye]
         self.step_px = max(4.0, MESH_STEP_PX_FULL * scale)
         self.mesh = build_mesh(dome, self.projector, eye, step_px=self.step_px)
         self.rect_uv = self.mesh.domemaster_region()
@@ -312,7 +319,7 @@ class IGPipeline:
             if self.warp.has_uplift:
                 return self.warp.draw(self._black, self.rect_uv)
             return np.zeros((self.projector.height_px, self.projector.width_px, 3), np.uint8)
-        tex = render_frame(self.sky, state, self.hall, self.rect_uv, self.slice_size)
+        tex = render_frame(self.sky, state, self.hall, self.rect_uv, self.slice_size, self.eye_sign)
         return self.warp.draw(tex, self.rect_uv)
 
     def pattern(self, spec: str) -> np.ndarray:

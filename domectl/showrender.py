@@ -34,10 +34,13 @@ rest. Different parameters are refused, naming the fields, unless
 ``--restart``. A show that says ``start now`` takes ``--start`` (default: now,
 or the manifest's start when resuming the same show).
 
-**Stereo** (``--eye``): not built yet. Every layer today is drawn at infinity
-or on the dome surface, where both eyes see the same picture, so both eyes'
-frames are identical; the option names the files and is recorded so a stereo
-render later fits the same layout.
+**Stereo** (``--eye``): that eye's picture of omnidirectional stereo
+(domectl/stereo.py), as the hall's IG for that eye draws it: what lies at
+infinity or on the dome (stars, planets' discs, lines, labels, overlays) is
+the same for both eyes; the near things a voyage shows (lit spheres, models,
+orbits) are drawn from that eye, with the frame's eye separation. Without
+``--eye``, mono. Rendering the left and the right eye into the same DIR gives
+the two sequences of a stereo film.
 """
 
 from __future__ import annotations
@@ -153,8 +156,7 @@ def add_render_parser(actions) -> argparse.ArgumentParser:
                    help="for a show that says 'start now': the sim time at show time 0, UTC "
                         "(default: now; when resuming, the manifest's)")
     r.add_argument("--eye", choices=("left", "right"), default=None,
-                   help="render one eye (files frame_NNNNNN_left.png; stereo is not built yet: "
-                        "both eyes are the same picture)")
+                   help="render one eye of the stereo pair (files frame_NNNNNN_left.png; default: mono)")
     r.add_argument("--refraction", action="store_true",
                    help="apply atmospheric refraction (as `domectl master --refraction`)")
     r.add_argument("--restart", action="store_true",
@@ -391,16 +393,18 @@ def make_renderer(ctx, hall: Hall, size_px: int, catalog=None):
     return DomeRenderer(ctx, catalog, look=look_for_density(hall.render.limiting_mag, size_px / 180.0))
 
 
-def draw_domemaster(renderer, state: FrameState, hall: Hall, size_px: int) -> np.ndarray:
-    """The whole domemaster of ``state`` as (H, W, 3) uint8, top row first; black when the frame is
-    blacked out (as every node shows it). The array is the renderer's buffer: copy it to keep it."""
+def draw_domemaster(renderer, state: FrameState, hall: Hall, size_px: int, eye: str | None = None) -> np.ndarray:
+    """The whole domemaster of ``state`` for ``eye`` ("left", "right"; None: mono) as (H, W, 3)
+    uint8, top row first; black when the frame is blacked out (as every node shows it). The array
+    is the renderer's buffer: copy it to keep it."""
     import numpy as np
 
     from domectl.pipeline import render_frame
+    from domectl.stereo import EYE_SIGN
 
     if state.blackout:
         return np.zeros((size_px, size_px, 3), np.uint8)
-    render_frame(renderer, state, hall, (0.0, 0.0, 1.0, 1.0), (size_px, size_px))
+    render_frame(renderer, state, hall, (0.0, 0.0, 1.0, 1.0), (size_px, size_px), EYE_SIGN[eye or "mono"])
     return renderer.read_rgb()
 
 
@@ -504,7 +508,7 @@ def build_manifest(plan: RenderPlan, done, *, subtitles: Mapping[str, Mapping[st
         "frame_count": plan.frame_count,
         "frame_pattern": plan.pattern,
         "frame_time": "show_time_s = from_s + k / fps",
-        "stereo": "not built yet: both eyes are the same picture" if plan.eye else None,
+        "stereo": f"omnidirectional stereo, the {plan.eye} eye" if plan.eye else None,
         "labels": labels,
         "subtitles": {lang: dict(files) for lang, files in subtitles.items()},
         "done": done_ranges(done),
@@ -734,7 +738,7 @@ def render_show(plan: RenderPlan, *, ctx, restart: bool = False, previous: Previ
         try:
             for k in todo:
                 state = frames.state(plan.time_s(k), frame=k)
-                rgb = draw_domemaster(renderer, state, plan.hall, plan.size_px).copy()
+                rgb = draw_domemaster(renderer, state, plan.hall, plan.size_px, plan.eye).copy()
                 pending.append((k, writer.submit(write_frame, plan.frame_path(k), rgb)))
                 while len(pending) > ahead or (pending and pending[0][1].done()):
                     finish_oldest()

@@ -3,7 +3,8 @@
 The frame comes from the same :meth:`Master.frame_state` the live cluster
 uses, so a still equals the live show's frame for the same scene; it is then
 drawn whole (or a rectangle of it) by the same :class:`DomeRenderer` the nodes
-use for their slices.
+use for their slices, for one eye (``StillRequest.eye``: the left or right
+eye's picture of omnidirectional stereo, domectl/stereo.py, or mono).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class StillRequest:
     rect_uv: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
     refraction: bool = False
     site: tuple[float, float, float] | None = None
+    eye: str = "mono"                    # "left", "right" or "mono" (domectl/stereo.py)
 
 
 def still_frame(hall: Hall, request: StillRequest, ephemeris) -> FrameState:
@@ -58,9 +60,10 @@ def still_size(request: StillRequest) -> tuple[int, int]:
 
 
 def render_still(ctx, hall: Hall, state: FrameState, request: StillRequest, catalog) -> np.ndarray:
-    """Draw ``state`` into (H, W, 3) uint8, top row first, ready for PNG; black when the frame is
-    blacked out (as the nodes show it)."""
+    """Draw ``state`` for ``request.eye`` into (H, W, 3) uint8, top row first, ready for PNG; black
+    when the frame is blacked out (as the nodes show it)."""
     from domectl.pipeline import render_frame
+    from domectl.stereo import EYE_SIGN
     from render.compose import DomeRenderer
     from render.sky import look_for_density
 
@@ -70,7 +73,7 @@ def render_still(ctx, hall: Hall, state: FrameState, request: StillRequest, cata
     look = look_for_density(hall.render.limiting_mag, request.size_px / 180.0)
     renderer = DomeRenderer(ctx, catalog, look=look)
     try:
-        render_frame(renderer, state, hall, request.rect_uv, still_size(request))
+        render_frame(renderer, state, hall, request.rect_uv, still_size(request), EYE_SIGN[request.eye])
         return renderer.read_rgb().copy()
     finally:
         renderer.release()

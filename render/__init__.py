@@ -3,10 +3,12 @@
     context.py     create_context (EGL, headless), check_gl, render_target, InstanceBuffer
     shaders.py     load_program: the one loader of ``shaders/*.glsl`` (one program per
                    file; includes: dome_projection, dome_inverse, dome_pass, refraction,
-                   label_sphere)
+                   label_sphere, ods)
     layers.py      the layer protocol, LayerView, the drawing order
     compose.py     DomeRenderer: every layer, in order, into one slice or domemaster
-    sky.py         SkyRenderer: stars and Sun/Moon/planets
+    sky.py         SkyRenderer: stars and Sun/Moon/planets (discs and points)
+    spheres.py     the Moon and planets as lit, textured spheres (ray-cast per pixel, per eye)
+    models.py      OBJ models lit by the Sun (depth-tested, per eye); orbits.py: orbit ellipses
     backdrop.py    daylight and twilight sky, Milky Way, landscape (full-screen passes)
     grids.py       alt-az, equatorial, ecliptic grids, meridian, horizon
     lines.py       constellation lines and boundaries
@@ -23,6 +25,11 @@ The sky's zoom (``LayerView.zoom``) is one conformal map of the dome frame
 (``domectl.projection.zoom_dir``), in ``dome_projection.glsl`` for what is
 drawn from its sky direction and inverted in ``dome_inverse.glsl`` for the
 per-pixel passes; every layer attached to the sky uses it, the overlays do not.
+
+Stereo (``LayerView.eye``, ``eye_separation_m``): what is at a finite distance
+(spheres, models, orbits) is seen from the eye's omnidirectional-stereo offset
+(``domectl.stereo``, ``shaders/ods.glsl``); everything at infinity is the same
+for both eyes.
 """
 
 from render.context import check_gl, create_context

@@ -23,6 +23,12 @@ shows stars 2.5 magnitudes fainter (and, the photometry being relative to the
 limit, every star brighter); a zoom below 1, which crowds more sky onto the
 dome, shows fewer. Stars stay points (their size follows their brightness
 only, never the zoom's magnification).
+
+Stereo: ``view.eye`` picks the IG's eye; the layers placed in metres (the
+spheres of the "planets" layer, "models", "orbits") draw with omnidirectional
+stereo (domectl/stereo.py), every other layer is the same for both eyes. A
+frame without spheres, models or orbits draws exactly as before they existed:
+those layers then build nothing and draw nothing.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ ZOOM_MAG_PER_DECADE = 2.5
 #: DomeRenderer._build on first use.
 LAYER_OBJECTS: dict[str, str] = {
     "daylight": "daylight", "milky-way": "milky-way", "landscape": "landscape",
+    "orbits": "orbits", "models": "models",
     "grid-altaz": "grids", "grid-equatorial": "grids", "grid-ecliptic": "grids", "meridian": "grids",
     "horizon": "grids",
     "constellation-boundaries": "lines", "constellation-lines": "lines",
@@ -70,23 +77,52 @@ def twilight_limit(night_limiting_mag: float, sun_alt_deg: float, daylight_opaci
 
 
 class _StarLayers:
-    """The stars and the solar-system bodies, drawn by the SkyRenderer."""
+    """The stars and the solar-system bodies, drawn by the SkyRenderer; bodies near enough
+    for a globe (``view.spheres``, render/spheres.py) as lit spheres instead of discs.
+
+    The discs go first, then the spheres far to near: a sphere in front of the Sun eclipses its
+    disc and glare (the rarer disc body in front of a sphere is hidden by it, render/spheres.py).
+    """
 
     names = ("stars", "planets")
 
-    def __init__(self, sky: SkyRenderer):
+    def __init__(self, sky: SkyRenderer, *, textures: Any = None):
         self.sky = sky
         self.look: StarLook = sky.look
+        self._textures = textures
+        self._spheres: Any = None                      # built for the first frame with a sphere
 
     def draw(self, view: LayerView, name: str, opacity: float) -> None:
         if view.sky is None:
             raise RenderError(f"layer {name!r} needs LayerView.sky (render.sky.SkyParams)")
         if name == "stars":
             self.sky.draw_stars(view.sky, view.rect_uv, view.size_px, opacity, self.look, zoom=view.zoom)
-        else:
+            return
+        placements = []
+        if view.spheres:
+            from render.spheres import sphere_placements
+
+            placements = sphere_placements(view)
+        if not placements:
             self.sky.draw_bodies(view.sky, view.rect_uv, view.size_px, opacity, self.look, zoom=view.zoom)
+            return
+        drawn = {p.name for p in placements}
+        discs = replace(view.sky, bodies=tuple(b for b in view.sky.bodies if str(b.name).lower() not in drawn))
+        self.sky.draw_bodies(discs, view.rect_uv, view.size_px, opacity, self.look, zoom=view.zoom)
+        self.spheres().draw(view, placements, opacity)
+
+    def spheres(self) -> Any:
+        """The SphereRenderer, built on first use."""
+        if self._spheres is None:
+            from render.spheres import SphereRenderer
+
+            self._spheres = SphereRenderer(self.sky.ctx, textures=self._textures)
+        return self._spheres
 
     def release(self) -> None:
+        if self._spheres is not None:
+            self._spheres.release()
+            self._spheres = None
         self.sky.release()
 
 
@@ -95,14 +131,18 @@ class DomeRenderer:
 
     ``catalog``: the star catalogue (``domectl.skydata.load_stars()``);
     ``look``: the night star look (``render.sky.look_for_density``);
+    ``textures``: body name -> equirectangular sRGB texture or None, for the
+    spheres (default ``domectl.textures.load_texture``); ``models``: model
+    name -> Mesh (default ``domectl.meshes.load_model``);
     ``sky_settings``: other SkyRenderer keyword settings.
     """
 
     def __init__(self, ctx: moderngl.Context, catalog: Any, *, look: StarLook = StarLook(),
-                 **sky_settings: Any):
+                 textures: Any = None, models: Any = None, **sky_settings: Any):
         self.ctx = ctx
         self.look = look
-        self._stars = _StarLayers(SkyRenderer(ctx, catalog, look=look, **sky_settings))
+        self._model_loader = models
+        self._stars = _StarLayers(SkyRenderer(ctx, catalog, look=look, **sky_settings), textures=textures)
         self.catalog = catalog
         self._layers: dict[str, Any] = {"stars": self._stars, "planets": self._stars}
         self._instances: dict[str, Any] = {}
@@ -170,6 +210,14 @@ class DomeRenderer:
             from render.pointer import PointerLayer
 
             return PointerLayer(ctx, text=self._text(), lines=self._lines(), stars=self.catalog)
+        if key == "orbits":
+            from render.orbits import OrbitsLayer
+
+            return OrbitsLayer(ctx, painter=self._lines)
+        if key == "models":
+            from render.models import ModelsLayer
+
+            return ModelsLayer(ctx, loader=self._model_loader)
         if key == "overlays":
             from render.overlays import OverlaysLayer
 

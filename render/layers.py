@@ -7,13 +7,22 @@ framebuffer already bound, viewport ``(0, 0, w, h)``, cleared to black:
     daylight                    sky colour by day and in twilight (hides faint stars)
     milky-way                   the Milky Way's glow
     stars                       point stars (render/sky.py)
-    planets                     Sun with glare, Moon with phase, planets (render/sky.py)
+    orbits                      bodies' orbit ellipses, with depth for each eye (render/orbits.py)
+    planets                     Sun with glare, Moon with phase, planets (render/sky.py); bodies
+                                near enough to show a globe as lit textured spheres (render/spheres.py)
     landscape                   the horizon silhouette: opaque ground hides what is below
+    models                      lit 3D models (OBJ) in the sky or on the dome (render/models.py)
     grid-altaz, grid-equatorial, grid-ecliptic, meridian, horizon
     constellation-boundaries, constellation-lines
     constellation-names, star-names, cardinals
     pointer                     highlights the object the operator selected
     overlays                    full-dome frames, text and images fixed on the dome
+
+Stereo: an IG renders one eye (``LayerView.eye``). What lies at infinity
+(stars, the Milky Way, the body discs, grids, lines, labels) and what is fixed
+on the dome (overlays) is the same picture for both eyes; spheres, models and
+orbits, placed in metres relative to the observer, are drawn with
+omnidirectional stereo (domectl/stereo.py, render/shaders/ods.glsl).
 
 Every layer has an opacity in [0, 1] (0 = not drawn) that the master fades
 over time (``domectl.layermix``); the node gets the opacities in the
@@ -92,6 +101,20 @@ class LayerView:
     #: Show time in seconds: what animates (the pointer's ring turns); never a clock read.
     time_s: float = 0.0
     zoom: float = 1.0
+    #: The eye this render is for (domectl.stereo.EYE_SIGN): -1 left, +1 right, 0 mono.
+    eye: int = 0
+    #: The ODS eye separation in the scene, metres (FrameState.eye_separation_m; 0: mono).
+    eye_separation_m: float = 0.0
+    #: Elevation in the dome frame (deg) above which the separation tapers to 0 at the zenith
+    #: (hall.stereo.taper_from_deg).
+    taper_from_deg: float = 45.0
+    #: Bodies drawn as lit spheres (domectl.frame.SphereView: centre_m, radius_m, polar_ratio,
+    #: body_from_enu, sun_dir; metres relative to the observer, ENU axes).
+    spheres: tuple[Any, ...] = ()
+    #: 3D models (domectl.frame.ModelView: name, on_dome, position_m, frame_from_model, scale, opacity).
+    models: tuple[Any, ...] = ()
+    #: Orbit ellipses (domectl.frame.OrbitView: centre_m, axis_a_m, axis_b_m; metres, ENU axes).
+    orbits: tuple[Any, ...] = ()
 
     @property
     def dome_from_icrs(self) -> np.ndarray:
