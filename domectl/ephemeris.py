@@ -56,6 +56,14 @@ BODIES: tuple[tuple[str, str, float], ...] = (
     ("Pluto", "pluto barycenter", 1_188.3),
 )
 
+#: The space voyage's bodies (domectl/voyage.py): BODIES and the Earth (IAU 2015 equatorial radius).
+SPACE_BODIES: tuple[tuple[str, str, float], ...] = BODIES + (("Earth", "earth", 6_378.1366),)
+#: Barycentric positions are sampled this far apart in TT (CachedEphemeris.positions_m): a
+#: 4-point Lagrange interpolation over an hour errs by well under a metre for the Moon
+#: (tests/test_voyage.py measures it against Skyfield), far below anything drawn.
+POSITION_KNOT_S = 3600.0
+POSITION_BLOCK_KNOTS = 48
+
 # Magnitudes where Skyfield's planetary_magnitude (Mallama & Hilton 2018) has none:
 #: V of the Sun at 1 au (Allen's Astrophysical Quantities, 4th ed., 2000).
 SUN_V_AT_1AU = -26.74
@@ -194,8 +202,21 @@ class Ephemeris:
                 f"{path}: cannot read de421.bsp / finals2000A.all ({exc}); reinstall skyfield-data"
             ) from exc
         self.earth = self.planets["earth"]
+        self._space_bodies = tuple((name, self.planets[key]) for name, key, _ in SPACE_BODIES)
         self.sun = self.planets["sun"]
         self._bodies = tuple((name, self.planets[key], radius_km) for name, key, radius_km in BODIES)
+
+    def positions_m(self, tt_jd: float) -> tuple[np.ndarray, np.ndarray]:
+        """Barycentric ICRS positions (m) and velocities (m/s) of SPACE_BODIES at ``tt_jd`` (Skyfield
+        direct; :meth:`CachedEphemeris.positions_m` interpolates)."""
+        v = _barycentric_rows(self, np.array([float(tt_jd)]))[0].reshape(-1, 2, 3)
+        return v[:, 0, :], v[:, 1, :]
+
+    def itrs_from_icrs(self, tt_jd: float) -> np.ndarray:
+        """The Earth's ITRS frame at ``tt_jd``: (3, 3) rotation from ICRS (Skyfield direct)."""
+        from skyfield.framelib import itrs
+
+        return np.asarray(itrs.rotation_at(self.ts.tt_jd(float(tt_jd))), np.float64)
 
     def close(self) -> None:
         """Close DE421 (Skyfield keeps the file open for memory-mapped reads)."""
@@ -305,6 +326,17 @@ class Ephemeris:
             "angular_diameter_deg": angular_diameter_deg,
             "bright_limb_pa_deg": bright_limb_pa_deg(xyz, sun_xyz - observer_xyz),
         }
+
+
+def _barycentric_rows(eph: "Ephemeris", tt: np.ndarray) -> np.ndarray:
+    """(n, 6 B) barycentric ICRS position (m) and velocity (m/s) of SPACE_BODIES at TT JDs ``tt``."""
+    t = eph.ts.tt_jd(tt)
+    columns = []
+    for _, body in eph._space_bodies:
+        p = body.at(t)
+        columns.append(np.asarray(p.position.m, dtype=np.float64).reshape(3, -1))
+        columns.append(np.asarray(p.velocity.km_per_s, dtype=np.float64).reshape(3, -1) * 1000.0)
+    return np.ascontiguousarray(np.concatenate(columns, axis=0).T)
 
 
 def enu_from_skyfield_altaz(r_altaz: np.ndarray) -> np.ndarray:
@@ -444,6 +476,7 @@ class CachedEphemeris:
         self._site = None
         self._enu_from_itrs: np.ndarray | None = None
         self._blocks: dict[int, np.ndarray] = {}
+        self._position_blocks: dict[int, np.ndarray] = {}
         self.blocks_computed = 0
         t0, t1 = eph.ts.from_datetimes([VALID_FROM_UTC, VALID_UNTIL_UTC]).tt
         self._tt_range = (float(t0), float(t1))
@@ -454,10 +487,7 @@ class CachedEphemeris:
 
     def sample_tt(self, tt_jd: float, latitude_deg: float, longitude_deg: float, elevation_m: float = 0.0) -> SkySample:
         """The sky at TT Julian date ``tt_jd`` from a WGS84 site, interpolated."""
-        if not (self._tt_range[0] <= tt_jd < self._tt_range[1]):
-            raise TimeRangeError(
-                f"TT JD {tt_jd} is outside the ephemeris (JPL DE421): choose a UTC time from 1900-01-01 to 2050-12-31"
-            )
+        self._check_tt(tt_jd)
         self._use_site(latitude_deg, longitude_deg, elevation_m)
         x = tt_jd / self.knot_step_d
         k = math.floor(x)
@@ -492,6 +522,50 @@ class CachedEphemeris:
             sun_alt_deg=math.degrees(math.asin(max(-1.0, min(1.0, sun_up)))),
             bodies=tuple(bodies),
         )
+
+    def _check_tt(self, tt_jd: float) -> None:
+        if not (self._tt_range[0] <= tt_jd < self._tt_range[1]):
+            raise TimeRangeError(
+                f"TT JD {tt_jd} is outside the ephemeris (JPL DE421): choose a UTC time from 1900-01-01 to 2050-12-31"
+            )
+
+    def positions_m(self, tt_jd: float) -> tuple[np.ndarray, np.ndarray]:
+        """Barycentric ICRS positions (m) and velocities (m/s) of SPACE_BODIES at ``tt_jd``: two (B, 3).
+
+        Geometric (no light time, no aberration): the space voyage's own frame
+        (domectl/voyage.py). Interpolated (4-point Lagrange) from Skyfield samples
+        POSITION_KNOT_S apart on a fixed TT grid.
+        """
+        self._check_tt(tt_jd)
+        step_d = POSITION_KNOT_S / 86400.0
+        x = tt_jd / step_d
+        k = math.floor(x)
+        f = x - k
+        rows = []
+        for i in (-1, 0, 1, 2):
+            block, j = divmod(k + i, POSITION_BLOCK_KNOTS)
+            data = self._position_blocks.get(block)
+            if data is None:
+                tt = (block * POSITION_BLOCK_KNOTS + np.arange(POSITION_BLOCK_KNOTS)) * step_d
+                data = self._position_blocks[block] = _barycentric_rows(self.eph, tt)
+                while len(self._position_blocks) > self.max_blocks:
+                    self._position_blocks.pop(next(iter(self._position_blocks)))
+            rows.append(data[j])
+        w = np.array([
+            -f * (f - 1.0) * (f - 2.0) / 6.0,
+            (f + 1.0) * (f - 1.0) * (f - 2.0) / 2.0,
+            -(f + 1.0) * f * (f - 2.0) / 2.0,
+            (f + 1.0) * f * (f - 1.0) / 6.0,
+        ])
+        v = (w @ np.stack(rows)).reshape(-1, 2, 3)
+        return v[:, 0, :], v[:, 1, :]
+
+    def itrs_from_icrs(self, tt_jd: float) -> np.ndarray:
+        """The Earth's body-fixed (ITRS) frame at ``tt_jd``: (3, 3) rotation from ICRS (interpolated as
+        :meth:`sample_tt` does; the site's own rotation taken out)."""
+        site = self._site_key or (0.0, 0.0, 0.0)
+        sample = self.sample_tt(tt_jd, *site)
+        return self._enu_from_itrs.T @ sample.enu_from_icrs
 
     def _use_site(self, latitude_deg: float, longitude_deg: float, elevation_m: float) -> None:
         key = (float(latitude_deg), float(longitude_deg), float(elevation_m))

@@ -45,11 +45,14 @@ import numpy as np
 from domectl.astro import standard_pressure_mbar
 from domectl.config import Hall
 from domectl.errors import DomectlError, LocalError, PeerError
-from domectl.frame import BodyView, FrameState, Overlay
+from domectl import voyage as voyage_mod
+from domectl.frame import BodyView, FrameState, ModelView, Overlay, SphereView
 from domectl.layermix import DEFAULT_FADE_S, Fade, LayerMix
 from domectl.motion import Path as MovePath
+from domectl.projection import zoom_max_magnification
 from domectl.simclock import SimClock
 from domectl.status import WRITE_INTERVAL_S, write_status
+from domectl.voyage import Voyage
 from domectl.protocol import (
     HEARTBEAT_INTERVAL_S, MASTER_ID, MIRROR_INTERVAL_S, Barrier, Bye, Calibration, Frame, Heartbeat, Hello,
     Mirror, Ready, Snapshot, Swap, SwapDecision, calibration_message, calibration_set, decode,
@@ -61,6 +64,15 @@ if TYPE_CHECKING:
     from shows.player import ShowScene
 
 log = logging.getLogger("domectl.master")
+
+AU_M = 149_597_870_700.0
+
+
+def model_radius_m(model: ModelView) -> float:
+    """How far a placed model reaches from its origin, metres (its mesh's bounding radius x scale)."""
+    from domectl.meshes import load_model
+
+    return float(load_model(model.name).bounding_radius) * float(model.scale)
 
 # Lockstep deadline: software rendering of a 118k-star slice by 24 processes on two cores
 # takes seconds per frame; a node that has not answered in this long is stuck, not slow.
@@ -111,6 +123,10 @@ class Scene:
     refraction: bool = False
     temperature_C: float = 10.0
     pressure_mbar: float | None = None   # None: the standard pressure at the site's elevation
+    #: The stereo eye separation asked for (metres in the scene): None the hall's (a viewer's own),
+    #: math.inf "as much depth as is comfortable"; the master narrows it to the comfort limit.
+    eye_separation_m: float | None = None
+    models: tuple[ModelView, ...] = ()   # 3D models placed by the operator (domectl/meshes.py assets)
 
 
 @dataclass
@@ -222,6 +238,10 @@ class Master:
         self.calibration_published = 0
         #: What the primary's last mirror said of its calibration (a standby's, else None).
         self.mirrored_calibration: dict | None = None
+        #: The operator's space voyage (domectl.voyage.Voyage), made on the first flight.
+        self.voyage: Voyage | None = None
+        #: The effective eye separation of the last frame and what limited it (for the console).
+        self.stereo_status: dict = {}
 
     # ------------------------------------------------------------ the sky
 
@@ -254,7 +274,8 @@ class Master:
             self.move = None
         return self._state(frame, deadline_ns, show_time_s, utc, self.site, view=(az, alt),
                            zoom=zoom, layers=sc.layers.state(show_time_s), pointer=sc.pointer,
-                           overlays=sc.overlays + self._tally(), blackout=sc.blackout)
+                           overlays=sc.overlays + self._tally(), blackout=sc.blackout,
+                           voyage=self.voyage, models=sc.models, eye_separation_m=sc.eye_separation_m)
 
     def view_at(self, show_time_s: float) -> tuple[float, float, float]:
         """The operator's (az, alt, zoom) at ``show_time_s``: along the move in progress, if any."""
@@ -283,10 +304,13 @@ class Master:
                            view=(scene.view_az_deg, scene.view_alt_deg), zoom=scene.zoom,
                            layers=scene.frame_layers(), pointer=scene.pointer,
                            overlays=shown + sc.overlays + self._tally(),
-                           blackout=sc.blackout or scene.blackout >= 1.0)
+                           blackout=sc.blackout or scene.blackout >= 1.0,
+                           voyage=self._show_voyage(scene), models=getattr(scene, "models", ()),
+                           eye_separation_m=getattr(scene, "eye_separation_m", None))
 
     def _state(self, frame: int, deadline_ns: int, show_time_s: float, utc: datetime, site, *, view, zoom: float,
-               layers, pointer: str, overlays: tuple[Overlay, ...], blackout: bool) -> FrameState:
+               layers, pointer: str, overlays: tuple[Overlay, ...], blackout: bool, voyage=None,
+               models: tuple[ModelView, ...] = (), eye_separation_m: float | None = None) -> FrameState:
         """The sky at ``utc`` from ``site``, with everything else as given, as one FrameState.
 
         The operator's blackout level dims every layer and overlay (black at 1); a test
@@ -310,21 +334,107 @@ class Master:
                      # Undefined (NaN) for the Sun itself: nodes get 0 there.
                      limb_angle_deg=b.bright_limb_pa_deg if math.isfinite(b.bright_limb_pa_deg) else 0.0)
             for b in sky.bodies)
+        enu_from_icrs, beta_icrs, sun_alt_deg = sky.enu_from_icrs, sky.beta_icrs, float(sky.sun_alt_deg)
+        refraction = sc.refraction
+        observer = voyage.observer(show_time_s, sky.tt_jd, site) if voyage is not None and voyage.in_space else None
+        layer_on = dict(layers)
+        if observer is None:
+            spheres = self._ground_spheres(bodies, sky, zoom)
+            orbits = (voyage_mod.orbits(voyage_mod.Sky(self.ephemeris, sky.tt_jd),
+                                        voyage_mod.Point("Earth", site=tuple(site)).at(
+                                            voyage_mod.Sky(self.ephemeris, sky.tt_jd)), enu_from_icrs)
+                      if layer_on.get("orbits", 0.0) > 0.0 else ())
+        else:
+            vsky = voyage_mod.Sky(self.ephemeris, sky.tt_jd)
+            enu_from_icrs = observer.frame
+            beta_icrs = observer.velocity_m_s / voyage_mod.C_M_S
+            bodies = voyage_mod.space_bodies(vsky, observer)
+            sun_alt_deg = math.degrees(math.asin(max(-1.0, min(1.0, bodies[0].enu[2]))))
+            refraction = False
+            fades = voyage_mod.ground_fades(observer.altitude_m)
+            layers = tuple((name, opacity * fades.get(name, 1.0)) for name, opacity in layers)
+            min_deg = self._min_sphere_deg(zoom)
+            spheres = voyage_mod.spheres(vsky, {
+                b.name: np.asarray(b.enu) * b.distance_au * AU_M for b in bodies
+                if b.angular_diameter_deg >= min_deg}, enu_from_icrs)
+            orbits = (voyage_mod.orbits(vsky, observer.position_m, enu_from_icrs)
+                      if layer_on.get("orbits", 0.0) > 0.0 else ())
+        separation_m = self._eye_separation_m(eye_separation_m, spheres, models)
         return FrameState(
             frame=frame, deadline_ns=deadline_ns, show_time_s=show_time_s, tt_jd=sky.tt_jd,
             latitude_deg=latitude_deg, longitude_deg=longitude_deg,
             elevation_m=elevation_m, view_az_deg=view[0], view_alt_deg=view[1], zoom=zoom,
-            enu_from_icrs=tuple(float(x) for x in np.asarray(sky.enu_from_icrs).ravel()),
-            beta_icrs=tuple(float(x) for x in sky.beta_icrs),
-            years_since_epoch=float(sky.years_since_epoch), sun_alt_deg=float(sky.sun_alt_deg),
+            enu_from_icrs=tuple(float(x) for x in np.asarray(enu_from_icrs).ravel()),
+            beta_icrs=tuple(float(x) for x in beta_icrs),
+            years_since_epoch=float(sky.years_since_epoch), sun_alt_deg=sun_alt_deg,
             temperature_C=sc.temperature_C,
             pressure_mbar=sc.pressure_mbar if sc.pressure_mbar is not None
             else standard_pressure_mbar(elevation_m),
-            blackout=blackout, refraction=sc.refraction, layers=layers,
+            blackout=blackout, refraction=refraction, layers=layers,
             bodies=bodies, language=sc.language, pointer=pointer, overlays=overlays,
             star_brightness=star_brightness, star_contrast=sc.star_contrast,
-            limiting_mag_delta=sc.limiting_mag_delta,
+            limiting_mag_delta=sc.limiting_mag_delta, eye_separation_m=separation_m,
+            spheres=spheres, models=tuple(models), orbits=orbits,
         )
+
+    def _min_sphere_deg(self, zoom: float) -> float:
+        """The smallest angular diameter worth a sphere: 3 px across on the hall's domemaster at the
+        zoom's largest magnification (smaller bodies stay discs and points)."""
+        px_per_deg = self.hall.render.domemaster_px / 180.0
+        return 3.0 / px_per_deg / zoom_max_magnification(zoom)
+
+    def _ground_spheres(self, bodies, sky, zoom: float) -> tuple[SphereView, ...]:
+        """The Moon and planets as spheres from the ground: at their apparent places (where the discs
+        and labels are), lit from the Sun's apparent place."""
+        min_deg = self._min_sphere_deg(zoom)
+        big = [b for b in bodies if b.name != "Sun" and b.angular_diameter_deg >= min_deg]
+        if not big:
+            return ()
+        sun = next(b for b in bodies if b.name == "Sun")
+        sun_m = np.asarray(sun.enu) * sun.distance_au * AU_M
+        enu_from_icrs = np.asarray(sky.enu_from_icrs, np.float64)
+        out = []
+        for b in sorted(big, key=lambda b: -b.distance_au):
+            centre = np.asarray(b.enu) * b.distance_au * AU_M
+            to_sun = sun_m - centre
+            rot = voyage_mod.body_from_icrs(b.name, sky.tt_jd) @ enu_from_icrs.T
+            out.append(SphereView(b.name.lower(), tuple(float(x) for x in centre), voyage_mod.RADIUS_M[b.name],
+                                  voyage_mod.POLAR_RATIO.get(b.name, 1.0), tuple(float(x) for x in rot.ravel()),
+                                  tuple(float(x) for x in to_sun / np.linalg.norm(to_sun))))
+        return tuple(out)
+
+    def _eye_separation_m(self, asked_m: float | None, spheres, models) -> float:
+        """The eye separation of this frame: what the scene asks (None: the hall's), narrowed so that
+        the nearest sphere or model shows at most the hall's comfort disparity."""
+        from domectl.stereo import comfort_separation_m
+
+        stereo = self.hall.stereo
+        asked = stereo.eye_separation_m if asked_m is None else float(asked_m)
+        nearest, what = math.inf, ""
+        for sphere in spheres:
+            d = math.sqrt(sum(x * x for x in sphere.centre_m)) - sphere.radius_m
+            if d < nearest:
+                nearest, what = d, sphere.name
+        for model in models:
+            d = math.sqrt(sum(x * x for x in model.position_m)) - model_radius_m(model)
+            if d < nearest:
+                nearest, what = d, model.name
+        separation = comfort_separation_m(asked, nearest, stereo.comfort_disparity_deg)
+        if not math.isfinite(separation):       # "as much as comfortable" with nothing near: the hall's
+            separation = stereo.eye_separation_m
+        self.stereo_status = {"asked_m": None if asked_m is None or math.isinf(asked) else asked, "separation_m": separation,
+                              "nearest": what, "nearest_m": nearest if math.isfinite(nearest) else None,
+                              "auto": math.isinf(asked), "limited": math.isfinite(asked) and separation < asked}
+        return separation
+
+    def _show_voyage(self, scene):
+        """The show's voyage at this scene (shows.voyage: replayed from its cues), or None."""
+        cues = getattr(scene, "voyage", ())
+        if not cues:
+            return None
+        from domectl.showvoyage import show_voyage
+
+        return show_voyage(self, cues, scene.show_time_s)
 
     def _tally(self) -> tuple[Overlay, ...]:
         """The poll's tally as dome overlays while it is shown (rebuilt only when it changes)."""
@@ -370,6 +480,40 @@ class Master:
             raise ValueError(f"travel to ({latitude_deg}, {longitude_deg}): latitude must be in "
                              "[-90, 90] and longitude in [-180, 180] degrees")
         self.site = (float(latitude_deg), float(longitude_deg), float(elevation_m))
+
+    # ------------------------------------------------------------ the space voyage
+
+    def _voyage_now(self) -> tuple[Voyage, float, float]:
+        """(the operator's voyage, made on first use; the next frame's show time; its TT)."""
+        if self.voyage is None:
+            self.voyage = Voyage(self.ephemeris)
+        t_s = self.next_time_s()
+        utc = self.clock.utc(self._next_position())
+        return self.voyage, t_s, self.ephemeris.sample(utc, *self.site).tt_jd
+
+    def _view_now(self, t_s: float) -> tuple[float, float, float]:
+        az, alt, _ = self.view_at(t_s)
+        return az, alt, self.hall.dome.tilt_deg
+
+    def fly_to(self, target: str, distance_m: float | None = None):
+        """Fly to a body from where the observer is (the ground or space), from the next frame."""
+        voyage, t_s, tt = self._voyage_now()
+        return voyage.fly_to(t_s, tt, self.site, target, self._view_now(t_s), distance_m)
+
+    def orbit(self, target: str | None = None):
+        """Circle the nearest body (or ``target``) from where the observer is."""
+        voyage, t_s, tt = self._voyage_now()
+        return voyage.orbit(t_s, tt, self.site, self._view_now(t_s), target)
+
+    def return_home(self):
+        """Fly back to the site the voyage left from; None when already on the ground."""
+        voyage, t_s, tt = self._voyage_now()
+        return voyage.home(t_s, tt, self.site)
+
+    def hold_position(self) -> None:
+        """Stop where the observer is (in space: at rest relative to the nearest body)."""
+        voyage, t_s, tt = self._voyage_now()
+        voyage.stop(t_s, tt, self.site)
 
     # ------------------------------------------------------------ shows
 
@@ -832,6 +976,8 @@ class Master:
             "blackout": {"level": level, "target": target},
             "pointer": pointer,
             "pattern": self.pattern,
+            "voyage": self._voyage_status(now_s),
+            "stereo": dict(self.stereo_status),
             "calibration": {"version": self.calibration_version, "dirty": self.calibration_dirty,
                             "revision": self.calibration_revision if self.calibration is not None else None},
             "nodes": [{"ig": n.ig, "online": n.online, "in_barrier": n.in_barrier, "fps": round(n.fps, 2),
@@ -839,6 +985,12 @@ class Master:
                        "joins": n.joins, "calibration_revision": n.calibration_revision}
                       for n in self.barrier.nodes.values()],
         }
+
+    def _voyage_status(self, now_s: float) -> dict:
+        voyage = self.voyage
+        if voyage is None or not voyage.in_space or self.current is None:
+            return {"in_space": False}
+        return voyage.status(now_s, self.current.tt_jd, self.site)
 
     def poll_status(self) -> dict:
         """The poll in the scene's language, and whether its tally is on the dome (needs votes)."""

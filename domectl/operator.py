@@ -24,6 +24,7 @@ from domectl.control import BadRequest, Refused
 from domectl.errors import ConfigError, TimeRangeError
 from domectl.layermix import DEFAULT_FADE_S, LAYER_NAMES, Fade
 from domectl.motion import TooFast, check_view, plan
+from domectl.voyage import NoClearPath, body_name
 from domectl.projection import MAX_ZOOM, MIN_ZOOM, ZOOM_CENTRE_ELEV_DEG, enu_to_altaz
 
 log = logging.getLogger("domectl.operator")
@@ -244,6 +245,9 @@ class Operator:
     def goto(self, target, zoom=None) -> dict:
         """Point at ``target`` and bring it smoothly to the zoom centre, 30 deg above the dome's front."""
         name = text(target, "target")
+        if self._in_space():
+            raise Refused(f"goto {name}: in space the sky is the ship's; fly to a body instead "
+                          "(POST /api/voyage/fly) or come home first")
         obj = self.index.resolve(name)
         if obj is None:
             close = self.index.search(name, self.master.scene.language, 3)
@@ -282,6 +286,105 @@ class Operator:
         return {**self._state("view", "pointer"), "target": obj.key,
                 "label": obj.label(m.scene.language), "kind": obj.kind,
                 "arrives_in_s": move.duration_s, "below_horizon": seen.get("alt", 0.0) < 0.0}
+
+    # ------------------------------------------------------------ the space voyage
+
+    def _in_space(self) -> bool:
+        v = self.master.voyage
+        return v is not None and v.in_space
+
+    def fly(self, target, distance_km=None) -> dict:
+        """Fly to a body (moon, mars, earth...), ending ``distance_km`` from its centre (default 3 radii)."""
+        name = text(target, "target")
+        distance_m = None if distance_km is None else number(distance_km, "distance_km", 0.0) * 1000.0
+        try:
+            body_name(name)
+        except ValueError as e:
+            raise BadRequest(f"target: {e}") from None
+        m = self.master
+        with m.lock:
+            self._free("fly")
+            try:
+                flight = m.fly_to(name, distance_m)
+            except NoClearPath as e:
+                raise Refused(str(e)) from None
+            except ValueError as e:
+                raise BadRequest(f"distance_km: {e}") from None
+            m.move = None                        # the flight turns the ship; the view stays as it is
+        return {**self._state("voyage"), "target": flight.target.lower(),
+                "arrives_in_s": round(flight.end_s - flight.t0_s, 3)}
+
+    def orbit(self, target=None) -> dict:
+        """Circle the nearest body (or ``target``) from where the observer is."""
+        m = self.master
+        with m.lock:
+            self._free("orbit")
+            try:
+                m.orbit(None if target in (None, "") else text(target, "target"))
+            except ValueError as e:
+                raise Refused(str(e)) from None
+        return self._state("voyage")
+
+    def home(self) -> dict:
+        """Fly back to the site the voyage left from, and land there."""
+        m = self.master
+        with m.lock:
+            self._free("home")
+            flight = m.return_home()
+        out = self._state("voyage")
+        if flight is not None:
+            out["arrives_in_s"] = round(flight.end_s - flight.t0_s, 3)
+        return out
+
+    def park(self) -> dict:
+        """Stop in space where the observer is (at rest relative to the nearest body)."""
+        m = self.master
+        with m.lock:
+            self._free("park")
+            m.hold_position()
+        return self._state("voyage")
+
+    def stereo(self, separation) -> dict:
+        """The eye separation: "natural" (the hall's own), "auto" (as much depth as is comfortable:
+        hyperstereo for planets), or metres; the master keeps every frame within the comfort limit."""
+        m = self.master
+        if separation in ("natural", None):
+            value = None
+        elif separation == "auto":
+            value = math.inf
+        else:
+            value = number(separation, "separation", 0.0)
+        with m.lock:
+            m.scene.eye_separation_m = value
+        return self._state("stereo")
+
+    def model(self, name, *, on=True, az_deg=0.0, elev_deg=10.0, distance_m=12.0, scale=1.0,
+              heading_deg=0.0) -> dict:
+        """Place the 3D model ``name`` on the dome (dome azimuth from the front, elevation above the
+        springline, metres from the centre), or take it away (``on`` false)."""
+        from domectl.meshes import MeshError, available_models, load_model
+        from domectl.placement import place_model
+
+        model = text(name, "name")
+        if model not in available_models():
+            raise BadRequest(f"name: no model {model!r}; the models are {', '.join(available_models())}")
+        m = self.master
+        keep = tuple(v for v in m.scene.models if v.name != model)
+        if on in (False, "false", 0):
+            with m.lock:
+                m.scene.models = keep
+            return {"models": [v.name for v in keep]}
+        try:
+            load_model(model)
+        except MeshError as e:
+            raise Refused(str(e)) from None
+        view = place_model(model, on_dome=True, az_deg=number(az_deg, "az_deg"),
+                           elev_deg=number(elev_deg, "elev_deg", -30.0, 90.0),
+                           distance_m=number(distance_m, "distance_m", 0.5), scale=number(scale, "scale", 0.0),
+                           heading_deg=number(heading_deg, "heading_deg"))
+        with m.lock:
+            m.scene.models = keep + (view,)
+        return {"models": [v.name for v in m.scene.models]}
 
     def pointer(self, target) -> dict:
         name = text(target, "target").strip()

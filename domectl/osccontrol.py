@@ -84,6 +84,7 @@ _PRESSES = {
     "show/play": "/api/show/play", "show/pause": "/api/show/pause", "show/resume": "/api/show/resume",
     "show/skip": "/api/show/skip", "show/stop": "/api/show/stop", "poll/close": "/api/poll/close",
     "poll/show": "/api/poll/show", "poll/hide": "/api/poll/hide",
+    "voyage/home": "/api/voyage/home", "voyage/park": "/api/voyage/park",
 }
 
 
@@ -120,6 +121,15 @@ def translate(address: str, args: list) -> tuple[str, dict] | None:
         return "/api/view", {"zoom": _one(args, float, "zoom")}
     if name == "goto":
         return "/api/goto", {"target": _one(args, str, "object name")}
+    if name == "voyage/fly":
+        return "/api/voyage/fly", {"target": _one(args, str, "body name")}
+    if name == "voyage/orbit":
+        return "/api/voyage/orbit", {"target": _one(args, str, "body name")} if args else {}
+    if name == "stereo":
+        what = "separation: \"natural\", \"auto\" or metres"
+        if len(args) == 1 and isinstance(args[0], str):
+            return "/api/stereo", {"separation": args[0]}
+        return "/api/stereo", {"separation": _one(args, float, what)}
     if name == "pattern":
         return "/api/calibration/pattern", {"pattern": _one(args, str, "pattern name (\"\" ends it)")}
     if name == "language":

@@ -192,7 +192,7 @@ def _posts(master, operator) -> dict:
 
 def _operator_posts(op) -> dict:
     """POST /api/time/*, /api/place, /api/view[/recenter], /api/goto, /api/pointer, /api/layer,
-    /api/language, /api/blackout, /api/restore (docs/console.md)."""
+    /api/language, /api/blackout, /api/restore, /api/voyage/*, /api/stereo, /api/model (docs/console.md)."""
 
     def call(action: str, method, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()):
         def handler(body: dict) -> dict:
@@ -228,6 +228,13 @@ def _operator_posts(op) -> dict:
                                         ("row", "col", "dx_px", "dy_px", "offset_px", "grid")),
         "/api/calibration/save": call("calibration save", op.calibration_save, (), ("note",)),
         "/api/calibration/revert": call("calibration revert", op.calibration_revert),
+        "/api/voyage/fly": call("voyage fly", op.fly, ("target",), ("distance_km",)),
+        "/api/voyage/orbit": call("voyage orbit", op.orbit, (), ("target",)),
+        "/api/voyage/home": call("voyage home", op.home),
+        "/api/voyage/park": call("voyage park", op.park),
+        "/api/stereo": call("stereo", op.stereo, ("separation",)),
+        "/api/model": call("model", op.model, ("name",), ("on", "az_deg", "elev_deg", "distance_m", "scale",
+                                                          "heading_deg")),
     }
 
 

@@ -151,6 +151,12 @@ def test_reading_is_open_and_control_needs_the_token(live):
     ("/api/place", b'{"latitude_deg": 12}', 400, "needs longitude_deg"),
     ("/api/language", b'{"language": "xx"}', 400, "the hall speaks"),
     ("/api/blackout", b'{"fade_s": -1}', 400, "fade_s"),
+    ("/api/voyage/fly", b'{"target": "krypton"}', 400, "target: 'krypton' is not a place to fly to"),
+    ("/api/voyage/fly", b'{"target": "moon", "distance_km": 100}', 400, "inside it"),
+    ("/api/voyage/fly", b'{}', 400, "needs target"),
+    ("/api/voyage/orbit", b'{}', 409, "fly to a body first"),
+    ("/api/stereo", b'{"separation": "wide"}', 400, "separation"),
+    ("/api/model", b'{"name": "tardis"}', 400, "no model 'tardis'"),
 ])
 def test_malformed_or_refused_requests_get_a_4xx_naming_the_problem(live, path, body, status, message):
     code, answer = post_raw(live.port, path, body, live.services.control.token)
@@ -241,3 +247,36 @@ def test_osc_from_outside_the_allowed_networks_is_refused(hall_on_free_ports, ep
         assert not lv.frame_after().blackout
     finally:
         lv.close()
+
+
+def test_the_voyage_flies_from_the_console_and_comes_home(live):
+    c = live.client
+    answer = c.post("/api/voyage/fly", {"target": "lune"})
+    assert answer["target"] == "moon" and 20.0 < answer["arrives_in_s"] < 60.0
+    assert wait_for(lambda: live.state()["voyage"].get("doing") == "flying")
+    # The sky is the ship's now: the sky controls that only make sense on the ground are refused.
+    code, refused = post_raw(live.port, "/api/goto", b'{"target": "saturn"}', live.services.control.token)
+    assert code == 409 and "in space" in refused["error"]
+    c.post("/api/stereo", {"separation": "auto"})
+    assert wait_for(lambda: live.state()["stereo"].get("auto") is True)
+    state = live.frame_after()
+    assert "moon" in {s.name for s in state.spheres}
+    c.post("/api/model", {"name": "v2", "az_deg": 0, "elev_deg": 0, "distance_m": 12})
+    assert [m.name for m in live.frame_after().models] == ["v2"]
+    c.post("/api/model", {"name": "v2", "on": False})
+    assert live.frame_after().models == ()
+    home = c.post("/api/voyage/home", {})
+    assert home["arrives_in_s"] > 0.0
+    assert wait_for(lambda: live.state()["voyage"]["in_space"] is False, timeout_s=home["arrives_in_s"] + 10)
+    assert live.frame_after().layer("landscape") == 1.0          # landed: the ground is back
+    assert live.thread.is_alive()
+
+
+def test_osc_flies_too(live):
+    port = live.osc_port
+    osc(port, "/domectl/voyage/fly", "s", "mars")
+    assert wait_for(lambda: live.state()["voyage"].get("target") == "mars")
+    osc(port, "/domectl/stereo", "s", "auto")
+    assert wait_for(lambda: live.state()["stereo"].get("auto") is True)
+    osc(port, "/domectl/voyage/park")
+    assert wait_for(lambda: live.state()["voyage"].get("doing") == "parked")

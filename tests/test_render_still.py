@@ -83,7 +83,9 @@ def test_planets_and_the_moon_are_where_skyfield_puts_them(gl_ctx, eph, hall):
     state, _ = render(gl_ctx, hall, eph, ("planets",))
     # A full Moon for the position test: its disc's centroid is then its centre.
     moon_full = tuple(b._replace(phase_angle_deg=0.0) if b.name == "Moon" else b for b in state.bodies)
-    state, lit = render(gl_ctx, hall, eph, ("planets",), bodies=moon_full)
+    # The disc path (the textured sphere's placement is tested in tests/test_render_spheres.py
+    # and tests/test_voyage_render.py): without spheres the Moon is the phase-lit disc.
+    state, lit = render(gl_ctx, hall, eph, ("planets",), bodies=moon_full, spheres=())
     obs = observer(eph, hall)
     checked = []
     for name, key in (("Moon", "moon"), ("Saturn", "saturn barycenter"), ("Uranus", "uranus barycenter")):
@@ -99,7 +101,8 @@ def test_planets_and_the_moon_are_where_skyfield_puts_them(gl_ctx, eph, hall):
 
 def test_the_moons_lit_side_faces_the_sun(gl_ctx, eph, hall):
     # A close-up: a small rectangle of a 40960 px domemaster around the Moon (its disc ~120 px).
-    state = still_frame(hall, StillRequest(utc=TONIGHT, layers=("planets",)), eph)
+    # The disc path, as above.
+    state = dataclasses.replace(still_frame(hall, StillRequest(utc=TONIGHT, layers=("planets",)), eph), spheres=())
     moon = next(b for b in state.bodies if b.name == "Moon")
     sun = next(b for b in state.bodies if b.name == "Sun")
     assert 20.0 < moon.phase_angle_deg < 160.0  # tonight's Moon is gibbous: a clear lit side

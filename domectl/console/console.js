@@ -294,12 +294,41 @@
     renderView(state);
     renderTime(state);
     renderSite(state);
+    renderVoyage(state);
     renderLayers(state);
     renderLanguages(state);
     renderShow(state);
     renderPoll(state);
     renderHealth(state);
     calibrationFromState(state);
+  }
+
+  function renderVoyage(state) {
+    const v = state.voyage || {};
+    const s = state.stereo || {};
+    let text = "on the ground";
+    if (v.in_space) {
+      const km = Number(v.altitude_km).toLocaleString("en", { maximumFractionDigits: 0 });
+      text = `${v.doing} · ${km} km above ${v.nearest}` +
+        (v.doing === "flying" ? ` → ${v.target}, ${Number(v.arrives_in_s).toFixed(0)} s` : "");
+    }
+    if (s.separation_m !== undefined) {
+      const sep = s.separation_m >= 1000 ? `${(s.separation_m / 1000).toFixed(0)} km` : `${(s.separation_m * 100).toFixed(1)} cm`;
+      text += ` · eyes ${sep}${s.auto ? " (auto)" : ""}${s.limited ? " (limited)" : ""}`;
+    }
+    $("voyage-readout").textContent = text;
+  }
+
+  function wireVoyage() {
+    $("voyage-fly").addEventListener("click", () => {
+      const target = $("voyage-target").value;
+      post("/api/voyage/fly", { target }, `fly to ${target}`);
+    });
+    $("voyage-orbit").addEventListener("click", () => post("/api/voyage/orbit", {}, "orbit"));
+    $("voyage-park").addEventListener("click", () => post("/api/voyage/park", {}, "stop"));
+    $("voyage-home").addEventListener("click", () => post("/api/voyage/home", {}, "fly home"));
+    $("stereo-natural").addEventListener("click", () => post("/api/stereo", { separation: "natural" }, "natural depth"));
+    $("stereo-auto").addEventListener("click", () => post("/api/stereo", { separation: "auto" }, "space depth"));
   }
 
   function renderSafety(state) {
@@ -1036,6 +1065,7 @@
     });
     wireDrag();
     wireSearch();
+    wireVoyage();
     $("preview-toggle").addEventListener("change", reconnectNow);
 
     // Show
