@@ -30,7 +30,7 @@ and PNG headers of the media it names):
    jump targets that exist and sit at the jump's show time, every section
    reached, every path ending with ``end``;
 4. walk every path through the polls and check that the sim time stays
-   inside the ephemeris.
+   inside the ephemeris, and that every ``orbit`` follows a ``fly to``.
 
 Every error is an :class:`Issue` (file, line, column, message, hint); all of
 them are collected and raised together as one :class:`ShowError`. A
@@ -55,6 +55,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from domectl import meshes, voyage
 from domectl.config import LANGUAGES
 from domectl.ephemeris import BODIES, VALID_FROM_UTC, VALID_UNTIL_UTC
 from domectl.errors import DomectlError
@@ -98,6 +99,13 @@ MAX_CLIP_FPS = 120.0
 MAX_PATHS = 4096
 #: The units of a sim-time offset (``time +6h``); a year is Julian, 365.25 days.
 DELTA_UNITS_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "y": 365.25 * 86400.0}
+
+#: The units of a ``fly to BODY distance D UNIT`` (``radii``: of the target body).
+FLY_UNITS_M = {"km": 1000.0, "m": 1.0}
+#: The units of a ``stereo D UNIT`` eye separation.
+STEREO_UNITS_M = {"mm": 0.001, "cm": 0.01, "m": 1.0, "km": 1000.0}
+#: The voyage's commands (VoyageCue.command).
+VOYAGE_COMMANDS = ("fly", "orbit", "home", "park")
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -311,6 +319,62 @@ class ClipCue(Placed):
         """floor((t - start) * fps), clamped to the clip's frames."""
         k = math.floor((show_time_s - self.time_s) * self.fps)
         return min(max(k, 0), len(self.frames) - 1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoyageCue(Cue):
+    """A leg of the space voyage (domectl/voyage.py), from where the observer is at the cue.
+
+    command "fly": to ``target`` (an ephemeris name: "Moon"), ending ``distance_m`` from its
+    centre or ``radii`` of its radius (neither: the engine's default, 3 radii); "orbit":
+    circle ``target`` ("" : the nearest body); "home": fly back to the site and land;
+    "park": stop where the observer is. The flight's duration is the engine's (its comfort
+    limits), not the show's.
+    """
+
+    command: str
+    target: str = ""
+    distance_m: float | None = None
+    radii: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StereoCue(Cue):
+    """The eye separation from this cue on: None the hall's own, ``math.inf`` as much depth as is
+    comfortable (the master narrows it to the comfort limit of the nearest object), else metres."""
+
+    eye_separation_m: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelCue(Cue):
+    """A 3D model (domectl/meshes.py) shown for ``duration_s``, fading in and out like an image.
+
+    Not a :class:`Placed`: its ``az_deg``/``elev_deg`` are dome coordinates only ``on_dome``
+    (from the dome's front toward its right, above the springline: the dome frame, +x right,
+    +y front, +z zenith); ``in sky`` they are a sky azimuth (from north through east) and an
+    altitude in the observer's East-North-Up frame, so the model turns with the view like a
+    body. Its origin sits ``distance_m`` metres from the frame's origin (the dome centre, the
+    observer) in that direction; ``heading_deg`` and ``pitch_deg`` orient it, ``scale`` is
+    metres per model unit: the placement the operator's models use too
+    (:func:`domectl.placement.place_model`, which makes the scene's ModelView).
+    """
+
+    name: str
+    az_deg: float
+    elev_deg: float
+    distance_m: float
+    on_dome: bool = True
+    scale: float = 1.0
+    heading_deg: float = 0.0
+    pitch_deg: float = 0.0
+    duration_s: float = 0.0
+    fade_in_s: float = DEFAULT_FADE_S
+    fade_out_s: float = DEFAULT_FADE_S
+
+    @property
+    def end_s(self) -> float:
+        return self.time_s + self.duration_s
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -783,7 +847,8 @@ def _place_site(name: str) -> Site:
 HEADER_KEYS = ("title", "languages", "start", "site", "view", "zoom", "rate", "layers", "blackout")
 REQUIRED_HEADER = ("title", "languages", "start")
 COMMANDS = ("label", "time", "rate", "site", "view", "zoom", "layer", "blackout", "pointer", "text",
-            "image", "clip", "audio", "poll", "hold", "goto", "end")
+            "image", "clip", "audio", "fly", "orbit", "home", "park", "stereo", "model", "poll", "hold",
+            "goto", "end")
 CONTINUATION_KEYS = (*LANGUAGES, "option", "branch", "default")
 FLOW_COMMANDS = ("label", "poll", "goto", "end")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -877,6 +942,7 @@ class _Parser:
         self.previous_us = 0
         self.first_cue_line: int | None = None
         self.flow_broken = False     # a label/goto/poll/end line failed: skip the flow checks
+        self.voyage_broken = False   # a fly/orbit/home/park line failed: skip the voyage check
         self.label_lines: dict[str, int] = {}
         self.header_seen: set[str] = set()     # header keys written, valid or not
         self._pointer_cache: dict[str, str] | None = None
@@ -1033,6 +1099,8 @@ class _Parser:
                 self.pending = _Pending("broken", line_no, 1, {})
             if flow:
                 self.flow_broken = True
+            if command is not None and command.text in VOYAGE_COMMANDS:
+                self.voyage_broken = True
             raise
         if isinstance(cue, _Pending):
             self.pending = cue
@@ -1357,6 +1425,137 @@ class _Parser:
                 values.append(number)
         return AudioCue(**base, address=tok.text, args=tuple(values))
 
+    # ------------------------------------------------------------ the space voyage
+
+    def _body(self, tok: Token, command: str) -> str:
+        """A body name in any of the hall's languages -> its ephemeris name (voyage.body_name)."""
+        try:
+            return voyage.body_name(tok.text)
+        except ValueError:
+            pass
+        if voyage.TARGETS.get(tok.text.strip().lower()) == "Sun":
+            raise _LineError(tok.column, f"cannot {command} the Sun",
+                             "the voyage goes to the Moon and the planets; the Sun stays in the sky")
+        names = [w for w, n in voyage.TARGETS.items() if n != "Sun"]
+        close = difflib.get_close_matches(tok.text.lower(), names, n=1, cutoff=0.6)
+        raise _LineError(tok.column, f"unknown body {tok.text!r}",
+                         f"did you mean {close[0]!r}?" if close else
+                         f"choose one of {', '.join(n.lower() for n in voyage.NAMES if n != 'Sun')} "
+                         "(or their French, Dutch or German names)")
+
+    def _cmd_fly(self, args, base, line_no):
+        to = args.word("'to'", "write: fly to BODY [distance D km|m|radii]")
+        if to.text != "to":
+            raise _LineError(to.column, f"expected 'to', got {to.text!r}", "write: fly to BODY [distance D km|m|radii]")
+        body_tok = args.word("a body", "the Moon or a planet, e.g. 'fly to moon'")
+        target = self._body(body_tok, "fly to")
+        distance_m = radii = None
+        if not args.done():
+            tok = args.word("'distance'")
+            if tok.text != "distance":
+                raise _LineError(tok.column, f"unexpected {tok.text!r} after 'fly to {body_tok.text}'",
+                                 "the only option is 'distance D km|m|radii', e.g. 'distance 6800 km'")
+            value_tok = args.peek()
+            value = args.number("distance", 0.0, low_open=True, hint="a distance > 0 from the body's centre")
+            unit = args.word("a unit", "km, m or radii (of the body), e.g. 'distance 6800 km'")
+            radius_m = voyage.RADIUS_M[target]
+            if unit.text == "radii":
+                if not value > 1.0001:
+                    raise _LineError(value_tok.column, f"{value:g} radii is not above {target.lower()}'s surface",
+                                     "the distance is from the centre: more than 1 radius, e.g. 'distance 3 radii'")
+                radii = value
+            elif unit.text in FLY_UNITS_M:
+                distance_m = value * FLY_UNITS_M[unit.text]
+                if not distance_m > radius_m * 1.0001:
+                    raise _LineError(value_tok.column, f"{value:g} {unit.text} from the centre is inside "
+                                     f"{target.lower()} (radius {radius_m / 1000.0:g} km)",
+                                     f"the distance is from the centre: more than {radius_m / 1000.0:g} km")
+            else:
+                raise _LineError(unit.column, f"unknown distance unit {unit.text!r}",
+                                 did_you_mean(unit.text, (*FLY_UNITS_M, "radii"), "units"))
+        self._no_more(args, "fly")
+        return VoyageCue(**base, command="fly", target=target, distance_m=distance_m, radii=radii)
+
+    def _cmd_orbit(self, args, base, line_no):
+        target = ""
+        if not args.done():
+            target = self._body(args.word("a body", "the body to circle, or nothing: the nearest"), "orbit")
+        self._no_more(args, "orbit")
+        return VoyageCue(**base, command="orbit", target=target)
+
+    def _cmd_home(self, args, base, line_no):
+        self._no_more(args, "home")
+        return VoyageCue(**base, command="home")
+
+    def _cmd_park(self, args, base, line_no):
+        self._no_more(args, "park")
+        return VoyageCue(**base, command="park")
+
+    def _cmd_stereo(self, args, base, line_no):
+        hint = "natural (the hall's), auto (as much depth as is comfortable) or a distance: e.g. 'stereo 10 cm'"
+        tok = args.peek()
+        if tok is not None and tok.text in ("natural", "auto"):
+            args.take("")
+            separation = None if tok.text == "natural" else math.inf
+        else:
+            if tok is not None and not tok.quoted and not _is_number(tok.text):
+                raise _LineError(tok.column, f"unknown eye separation {tok.text!r}",
+                                 did_you_mean(tok.text, ("natural", "auto"), hint))
+            value = args.number("eye separation", 0.0, low_open=True, hint=hint)
+            unit = args.word("a unit", "mm, cm, m or km: e.g. 'stereo 10 cm'")
+            if unit.text not in STEREO_UNITS_M:
+                raise _LineError(unit.column, f"unknown unit {unit.text!r}",
+                                 did_you_mean(unit.text, STEREO_UNITS_M, "units"))
+            separation = value * STEREO_UNITS_M[unit.text]
+        self._no_more(args, "stereo")
+        return StereoCue(**base, eye_separation_m=separation)
+
+    def _model_at(self, args: _Args) -> tuple[float, float, int]:
+        az = args.number("azimuth (deg)")
+        tok = args.peek()
+        elev = args.number("elevation (deg)", -90.0, 90.0)
+        return az, elev, tok.column
+
+    def _where(self, word: str):
+        def parse(args: _Args) -> bool:
+            tok = args.word(f"'{word}'", "write 'on dome' or 'in sky'")
+            if tok.text != word:
+                raise _LineError(tok.column, f"expected {word!r}, got {tok.text!r}", "write 'on dome' or 'in sky'")
+            return word == "dome"
+        return parse
+
+    def _cmd_model(self, args, base, line_no):
+        tok = args.word("a model name", "one of domectl/data/models: e.g. 'model v2'")
+        models = meshes.available_models()
+        if tok.text not in models:
+            raise _LineError(tok.column, f"unknown model {tok.text!r}",
+                             did_you_mean(tok.text, models, "models") if models else
+                             "no models are installed: run python -m domectl.skydata.build_voyage")
+        clauses = self._clauses(args, "model", {
+            "at": self._model_at,
+            "distance": lambda a: a.number("distance (m)", 0.0, low_open=True, hint="metres from the centre, > 0"),
+            "scale": lambda a: a.number("scale", 0.0, low_open=True, hint="metres per model unit, > 0"),
+            "heading": lambda a: a.number("heading (deg)"),
+            "pitch": lambda a: a.number("pitch (deg)", -180.0, 180.0),
+            "on": self._where("dome"), "in": self._where("sky"),
+            "for": lambda a: a.duration("duration"), "fade": self._fade})
+        for required, example in (("at", "at 0 10"), ("distance", "distance 25")):
+            if required not in clauses:
+                raise _LineError(args.end_column, f"missing '{example.split()[0]}'", f"e.g. '{example}'")
+        if "on" in clauses and "in" in clauses:
+            raise _LineError(args.end_column, "a model is either 'on dome' or 'in sky', not both", "keep one")
+        on_dome = "in" not in clauses
+        az, elev, elev_column = clauses["at"]
+        if on_dome and elev < 0.0:
+            raise _LineError(elev_column, f"dome elevation {elev:g} is below the springline",
+                             "on the dome the elevation runs 0 to 90 (or place it 'in sky')")
+        placed = self._placed({k: v for k, v in clauses.items() if k != "at"}, base, 0.0, args)
+        return ModelCue(**base, name=tok.text, az_deg=az % 360.0, elev_deg=elev,
+                        distance_m=clauses["distance"], on_dome=on_dome, scale=clauses.get("scale", 1.0),
+                        heading_deg=clauses.get("heading", 0.0) % 360.0, pitch_deg=clauses.get("pitch", 0.0),
+                        duration_s=placed["duration_s"], fade_in_s=placed["fade_in_s"],
+                        fade_out_s=placed["fade_out_s"])
+
     def _cmd_poll(self, args, base, line_no):
         tok = args.word("a poll id")
         if not _NAME.match(tok.text):
@@ -1502,6 +1701,14 @@ class _Parser:
         branches = tuple(sorted(pending.branches, key=lambda b: (b.key is None,)))
         self.cues.append(PollCue(**fields, question=tuple((lang, text) for lang, text, *_ in pending.variants),
                                  options=options, branches=branches))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _hip_numbers(skydata) -> frozenset[int]:
@@ -1691,6 +1898,21 @@ def _paths(sections, report) -> Iterator[tuple[tuple[Section, ...], dict[str, st
     yield from walk([sections[0]], {})
 
 
+def _check_voyage(p: _Parser, paths) -> None:
+    """On every path, an ``orbit`` needs the observer in space: a ``fly`` before it."""
+    reported: set[int] = set()
+    for path, _ in paths:
+        flown = False
+        for c in (c for s in path for c in s.cues):
+            if isinstance(c, VoyageCue) and c.command == "fly":
+                flown = True
+            elif isinstance(c, VoyageCue) and c.command == "orbit" and not flown and c.line not in reported:
+                reported.add(c.line)
+                p.issue(c.line, c.column, "'orbit' with the observer still on the ground: no 'fly to' comes "
+                        "before it" + ("" if len(paths) == 1 else " on some path through the polls"),
+                        "fly to a body first, e.g. 'fly to moon', then orbit it")
+
+
 def _check_paths(p: _Parser, sections: list[Section], start_utc: datetime, initial_rate: float) -> list[tuple]:
     """Walk every path; the sim time must stay in the ephemeris's range. Returns the paths."""
     issues: list[Issue] = []
@@ -1699,6 +1921,8 @@ def _check_paths(p: _Parser, sections: list[Section], start_utc: datetime, initi
         p.issue(issue.line, issue.column, issue.message, issue.hint)
     if issues:
         return paths
+    if not p.voyage_broken:      # a broken 'fly' line would make every orbit after it an error too
+        _check_voyage(p, paths)
     low, high = utc_seconds(SIM_FROM_UTC), utc_seconds(SIM_UNTIL_UTC)
     reported: set[int] = set()
     for path, _ in paths:

@@ -4,8 +4,11 @@
 set of poll results (poll id -> the winning option's key, or None when nobody
 voted) the show's path is fixed (``Show.walk``): the sections played, in
 order. Each path is compiled once into a timeline of channels (sim time, rate,
-site, view, zoom, each layer, blackout) and of timed items (texts, images,
-clips, polls, holds, audio cues); ``scene_at(t, results)`` evaluates them at
+site, view, zoom, each layer, blackout, eye separation), of timed items (texts,
+images, clips, 3D models, polls, holds, audio cues) and of the space voyage's
+cues, each with the sim time, site and view at its own show time (the master
+replays them into a domectl.voyage.Voyage: domectl/showvoyage.py);
+``scene_at(t, results)`` evaluates them at
 ``t`` with binary searches and closed forms, so seeking is exact and costs
 the same as playing, and an offline render equals the live frame for the
 same ``t``.
@@ -33,8 +36,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from domectl.frame import Overlay
+from domectl.frame import ModelView, Overlay
 from domectl.layermix import LAYER_NAMES
+from domectl.placement import place_model
 from domectl.places import HALL, find_place
 from shows.format import (
     EASINGS,
@@ -51,6 +55,7 @@ from shows.format import (
     Issue,
     Label,
     LayerCue,
+    ModelCue,
     PointerCue,
     PollCue,
     RateCue,
@@ -60,9 +65,11 @@ from shows.format import (
     SimTimeline,
     Site,
     SiteCue,
+    StereoCue,
     TextCue,
     TimeCue,
     ViewCue,
+    VoyageCue,
     ZoomCue,
     parse_clock,
     utc_seconds,
@@ -148,6 +155,26 @@ class ScriptPosition:
 
 
 @dataclass(frozen=True)
+class VoyageEntry:
+    """A voyage cue met on the path, with what the master needs to plan it as the show did:
+    the sim time (``utc``), the site (lat_deg, lon_deg, elevation_m) and the view at the cue's
+    own show time ``time_s`` (the scene's values there). ``command``: "fly", "orbit", "home"
+    or "park"; ``target``: the ephemeris name ("Moon"; "" for none); ``distance_m`` or
+    ``radii``: where a flight ends (both None: the engine's default)."""
+
+    time_s: float
+    command: str
+    target: str
+    distance_m: float | None
+    radii: float | None
+    utc: datetime
+    site: tuple[float, float, float]
+    view_az_deg: float
+    view_alt_deg: float
+    line: int
+
+
+@dataclass(frozen=True)
 class ShowScene:
     """Everything the show sets at one show time (see module docstring)."""
 
@@ -168,6 +195,9 @@ class ShowScene:
     hold: HoldCue | None                     # the hold point exactly at this show time
     position: ScriptPosition
     fallback_language: str
+    voyage: tuple[VoyageEntry, ...] = ()     # the voyage cues at or before this show time, in order
+    models: tuple[ModelView, ...] = ()      # 3D models showing now (opacity > 0), in cue order
+    eye_separation_m: float | None = None   # the last stereo cue's: None the hall's, inf "auto"
 
     @property
     def fulldome(self) -> ShownClip | None:
@@ -336,9 +366,10 @@ class _Timeline:
         self.layers = {name: Channel(1.0 if name in init.layers else 0.0) for name in LAYER_NAMES}
         self.site = _SiteChannel(_site_tuple(init.site, hall_site))
         self.pointer = _Step("")
+        self.eye_separation = _Step(None)
         self.labels = _Step(("", 0.0))
         holds: dict[float, HoldCue] = {}
-        texts, images, clips, polls, audio = [], [], [], [], []
+        texts, images, clips, polls, audio, models, voyage_cues = [], [], [], [], [], [], []
         for c in cues:
             t = c.time_s
             if isinstance(c, TimeCue):
@@ -359,6 +390,12 @@ class _Timeline:
                 self.site.add(t, c.over_s, _site_tuple(c.site, hall_site), c.ease)
             elif isinstance(c, PointerCue):
                 self.pointer.add(t, c.target)
+            elif isinstance(c, StereoCue):
+                self.eye_separation.add(t, c.eye_separation_m)
+            elif isinstance(c, ModelCue):
+                models.append(c)
+            elif isinstance(c, VoyageCue):
+                voyage_cues.append(c)
             elif isinstance(c, Label):
                 self.labels.add(t, (c.name, t))
             elif isinstance(c, HoldCue):
@@ -382,10 +419,19 @@ class _Timeline:
         self.cue_times = [c.time_s for c in cues]
         self.cue_lines = [c.line for c in cues]
         self._low_s, self._high_s = utc_seconds(SIM_FROM_UTC), utc_seconds(SIM_UNTIL_UTC)
+        self.models = _Items(models)
+        # Every channel is complete: each voyage cue's entry holds the scene's values at its time.
+        self.voyage = tuple(VoyageEntry(
+            c.time_s, c.command, c.target, c.distance_m, c.radii, self.utc(c.time_s), self.site.value(c.time_s),
+            self.az.value(c.time_s) % 360.0, self.alt.value(c.time_s), c.line) for c in voyage_cues)
+        self.voyage_times = [e.time_s for e in self.voyage]
+
+    def utc(self, t: float) -> datetime:
+        """The sim time at show time ``t`` (held inside the ephemeris's range)."""
+        return UNIX_EPOCH + timedelta(seconds=min(max(self.sim.utc_s(t), self._low_s), self._high_s))
 
     def scene(self, t: float) -> ShowScene:
         t = min(max(float(t), 0.0), self.end_s)
-        utc_s = min(max(self.sim.utc_s(t), self._low_s), self._high_s)
         i = bisect_right(self.cue_times, t) - 1
         label, label_t = self.labels.value(t)
         position = ScriptPosition(label, label_t, self.cue_lines[i] if i >= 0 else None,
@@ -405,13 +451,22 @@ class _Timeline:
         if open_polls:
             p = open_polls[-1]
             poll = ActivePoll(p, t - p.time_s, p.end_s - t)
+        models = []
+        for c in self.models.active(t):
+            opacity = _fade(c, t)
+            if opacity > 0.0:
+                models.append(place_model(c.name, on_dome=c.on_dome, az_deg=c.az_deg, elev_deg=c.elev_deg,
+                                          distance_m=c.distance_m, scale=c.scale, heading_deg=c.heading_deg,
+                                          pitch_deg=c.pitch_deg, opacity=opacity))
         return ShowScene(
-            show_time_s=t, utc=UNIX_EPOCH + timedelta(seconds=utc_s), rate=self.rate.value(t),
+            show_time_s=t, utc=self.utc(t), rate=self.rate.value(t),
             site=self.site.value(t), view_az_deg=self.az.value(t) % 360.0, view_alt_deg=self.alt.value(t),
             zoom=math.exp(self.log_zoom.value(t)),
             layers={name: ch.value(t) for name, ch in self.layers.items()}, pointer=self.pointer.value(t),
             blackout=self.blackout.value(t), texts=texts, images=images, clips=tuple(clips), poll=poll,
-            hold=self.holds.get(t), position=position, fallback_language=self.show.fallback_language)
+            hold=self.holds.get(t), position=position, fallback_language=self.show.fallback_language,
+            voyage=self.voyage[:bisect_right(self.voyage_times, t)], models=tuple(models),
+            eye_separation_m=self.eye_separation.value(t))
 
     def audio_between(self, t0: float | None, t1: float) -> tuple[AudioCue, ...]:
         lo = 0 if t0 is None else bisect_right(self.audio_times, t0)
