@@ -349,7 +349,12 @@ class Master:
             enu_from_icrs = observer.frame
             beta_icrs = observer.velocity_m_s / voyage_mod.C_M_S
             bodies = voyage_mod.space_bodies(vsky, observer)
-            sun_alt_deg = math.degrees(math.asin(max(-1.0, min(1.0, bodies[0].enu[2]))))
+            # The daylight follows the Sun's height over the local horizon of the body below
+            # (night stays night on the way up), not over the ship's turning frame.
+            up = observer.position_m - vsky.pos(observer.nearest)
+            to_sun = vsky.pos("Sun") - observer.position_m
+            sun_alt_deg = math.degrees(math.asin(max(-1.0, min(1.0, float(
+                up @ to_sun / (np.linalg.norm(up) * np.linalg.norm(to_sun)))))))
             refraction = False
             fades = voyage_mod.ground_fades(observer.altitude_m)
             layers = tuple((name, opacity * fades.get(name, 1.0)) for name, opacity in layers)

@@ -62,7 +62,7 @@ ORBIT_RATE_PER_S = 0.05
 #: Above this altitude the landscape and the ground's grids have faded out, and above
 #: ATMOSPHERE_TOP_M the daylight; they fade in from these altitudes' first tenth.
 GROUND_FADE_M = 5_000.0
-ATMOSPHERE_TOP_M = 60_000.0
+ATMOSPHERE_TOP_M = 20_000.0
 
 SIGMA_LIMITS = Limits(max_speed_deg_s=MAX_RATE_PER_S, max_accel_deg_s2=MAX_RATE_ACCEL_PER_S2)
 """The trapezoid of motion.duration_s/travelled, in sigma units (the profile is unit-free)."""
@@ -383,6 +383,7 @@ class Flight:
     home_frame: bool                 # end in the site's own sky (going home) rather than looking at the body
     turn_deg: float
     target: str
+    turn_delay_s: float = 0.0        # a take-off turns only once the ground and the sky have faded
 
     @property
     def sigma(self) -> float:
@@ -398,7 +399,7 @@ class Flight:
 
     @property
     def end_s(self) -> float:
-        return self.t0_s + max(self.fly_s, self.turn_s)
+        return self.t0_s + max(self.fly_s, self.turn_delay_s + self.turn_s)
 
     def done(self, t_s: float) -> bool:
         return t_s >= self.end_s
@@ -436,7 +437,8 @@ class Flight:
 
     def at(self, t_s: float, sky: Sky, site_frame=None) -> tuple[np.ndarray, np.ndarray]:
         p = self.position(t_s, sky)
-        k = travelled(t_s - self.t0_s, self.turn_deg, COMFORT) / self.turn_deg if self.turn_deg > 0 else 1.0
+        k = (travelled(t_s - self.t0_s - self.turn_delay_s, self.turn_deg, COMFORT) / self.turn_deg
+             if self.turn_deg > 0 else 1.0)
         return p, slerp_frame(np.asarray(self.frame_start).reshape(3, 3), self.goal_frame(p, sky, site_frame), k)
 
 
@@ -490,12 +492,25 @@ def plan_flight(sky: Sky, t0_s: float, start: Point, end: Point, target: str, fr
     slope = h / speed
     goal = (site_frame() if home_frame
             else look_frame(sky.pos(target) - e0, np.asarray(look_enu), np.asarray(up_enu)))
+    delay = 0.0
+    if start.site is not None:
+        # Leaving the ground: the sky keeps the site's frame until the landscape and the daylight
+        # have faded (ATMOSPHERE_TOP_M), so the horizon never tilts under the audience.
+        high = np.flatnonzero(h >= ATMOSPHERE_TOP_M)
+        if len(high):
+            sigma_high = float(sigma[high[0]])
+            fly = duration_s(float(sigma[-1]), SIGMA_LIMITS)
+            lo, hi = 0.0, fly
+            for _ in range(60):
+                mid = 0.5 * (lo + hi)
+                lo, hi = (mid, hi) if travelled(mid, float(sigma[-1]), SIGMA_LIMITS) < sigma_high else (lo, mid)
+            delay = hi
     return Flight(start=start, end=end, t0_s=t0_s, controls_m=tuple(map(tuple, controls)),
                   start_at=tuple(s0), end_at=tuple(e0), sigma_table=tuple(sigma), u_table=tuple(u),
                   slope_table=tuple(slope),
                   frame_start=tuple(np.asarray(frame_start).ravel()), look_enu=tuple(look_enu),
                   up_enu=tuple(up_enu), home_frame=home_frame,
-                  turn_deg=turn_angle_deg(frame_start, goal), target=target)
+                  turn_deg=turn_angle_deg(frame_start, goal), target=target, turn_delay_s=delay)
 
 
 @dataclass(frozen=True)
