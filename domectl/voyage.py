@@ -229,10 +229,15 @@ def heights_m(sky: Sky, name: str, points_m: np.ndarray) -> np.ndarray:
 def altitude_m(sky: Sky, position_m: np.ndarray, names=NAMES) -> tuple[float, str]:
     """(height above the nearest body's surface, that body's name) from ``position_m``."""
     best = (math.inf, "")
-    for name in names:
-        if name == "Sun":
+    d = np.linalg.norm(sky.position_m - position_m, axis=1)
+    for i, name in enumerate(NAMES):
+        if name == "Sun" or name not in names:
             continue
-        h = float(heights_m(sky, name, position_m)[0])
+        h = float(d[i]) - RADIUS_M[name]
+        # The ellipsoid matters only near the surface (a flattening of at most 10 %): elsewhere the
+        # equatorial sphere's height is within a few percent of it and much cheaper (per frame).
+        if h < 0.2 * RADIUS_M[name] and POLAR_RATIO.get(name, 1.0) != 1.0:
+            h = float(heights_m(sky, name, position_m)[0])
         if h < best[0]:
             best = (h, name)
     return best
