@@ -10,7 +10,6 @@ projector image, including the read-back into the preallocated buffer.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -20,21 +19,6 @@ from render.sky import SkyParams, SkyRenderer, StarLook
 from render.warp_pass import WarpPass
 
 
-@pytest.fixture(scope="module")
-def stars():
-    try:
-        from domectl.skydata import load_stars
-
-        return load_stars()
-    except Exception:  # data not built: a synthetic sky of the same size
-        rng = np.random.default_rng(0)
-        n = 117_955
-        xyz = rng.normal(size=(n, 3))
-        xyz /= np.linalg.norm(xyz, axis=1, keepdims=True)
-        return SimpleNamespace(
-            hip=np.arange(n, dtype=np.int32), icrs_xyz=xyz, pm_xyz_rad_per_yr=np.zeros((n, 3)),
-            mag=rng.uniform(-1.0, 12.0, n).astype(np.float32), bv=rng.uniform(-0.3, 2.0, n).astype(np.float32),
-        )
 
 
 def sky_params() -> SkyParams:

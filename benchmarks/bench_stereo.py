@@ -40,20 +40,6 @@ SEPARATION_M = 0.064
 LAYERS = {"stars": 1.0, "orbits": 1.0, "planets": 1.0, "models": 1.0}
 
 
-@pytest.fixture(scope="module")
-def stars():
-    try:
-        from domectl.skydata import load_stars
-
-        return load_stars()
-    except Exception:  # data not built: a synthetic sky of the same size
-        rng = np.random.default_rng(0)
-        n = 117_955
-        xyz = rng.normal(size=(n, 3))
-        xyz /= np.linalg.norm(xyz, axis=1, keepdims=True)
-        return SimpleNamespace(hip=np.arange(n, dtype=np.int32), icrs_xyz=xyz, pm_xyz_rad_per_yr=np.zeros((n, 3)),
-                               mag=rng.uniform(-1.0, 12.0, n).astype(np.float32),
-                               bv=rng.uniform(-0.3, 2.0, n).astype(np.float32))
 
 
 def ball_mesh(rings: int = 32, segments: int = 32) -> SimpleNamespace:
