@@ -24,7 +24,7 @@ from domectl.errors import ConfigError
 LAYER_NAMES: tuple[str, ...] = (
     "daylight", "milky-way", "stars", "orbits", "planets", "landscape", "models",
     "grid-altaz", "grid-equatorial", "grid-ecliptic", "meridian", "horizon",
-    "constellation-boundaries", "constellation-lines", "constellation-names", "star-names",
+    "constellation-boundaries", "constellation-lines", "constellation-names", "star-names", "planet-names",
     "cardinals", "pointer", "overlays",
 )
 #: What a night sky shows when nobody chose: the sky as the eye sees it, no chart marks.

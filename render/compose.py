@@ -63,7 +63,7 @@ LAYER_OBJECTS: dict[str, str] = {
     "grid-altaz": "grids", "grid-equatorial": "grids", "grid-ecliptic": "grids", "meridian": "grids",
     "horizon": "grids",
     "constellation-boundaries": "lines", "constellation-lines": "lines",
-    "constellation-names": "labels", "star-names": "labels", "cardinals": "labels",
+    "constellation-names": "labels", "star-names": "labels", "planet-names": "labels", "cardinals": "labels",
     "pointer": "pointer", "overlays": "overlays",
 }
 

@@ -457,6 +457,10 @@ CARDINAL_LETTERS: dict[str, tuple[str, str, str, str]] = {
 }
 
 
+#: The Earth's name, labelled when it is seen from space (not a goto target: domectl.objects).
+EARTH_NAMES = {"fr": "Terre", "en": "Earth", "de": "Erde", "nl": "Aarde"}
+
+
 @dataclass(frozen=True)
 class Label:
     """One text on the dome.
@@ -634,7 +638,7 @@ class LabelsLayer:
     to the right of the star.
     """
 
-    names = ("constellation-names", "star-names", "cardinals")
+    names = ("constellation-names", "star-names", "planet-names", "cardinals")
 
     def __init__(
         self,
@@ -657,7 +661,8 @@ class LabelsLayer:
         self._constellation_names = constellation_names
         self._constellation_points = constellation_points
         self._star_names = star_names
-        self.styles = {"constellation-names": constellation_style, "star-names": star_style, "cardinals": cardinal_style}
+        self.styles = {"constellation-names": constellation_style, "star-names": star_style,
+                       "planet-names": star_style, "cardinals": cardinal_style}
         self.star_mag_limit = float(star_mag_limit)
         self.star_offset_deg = float(star_offset_deg)
         self._batches: dict[tuple[str, str], TextBatch] = {}
@@ -698,12 +703,33 @@ class LabelsLayer:
             return labels
         raise ValueError(f"LabelsLayer draws {', '.join(self.names)}, not {name!r}")
 
+    def body_labels(self, bodies, language: str) -> list[Label]:
+        """The Sun's, the Moon's and the planets' names (the Earth's too, seen from space), ENU
+        anchors, to the right of each body's disc: they move, so they are rebuilt every frame."""
+        from domectl.objects import BODY_NAMES
+
+        style = self.styles["planet-names"]
+        out = []
+        for body in bodies:
+            key = str(body.name).lower()
+            text = {**BODY_NAMES, "earth": EARTH_NAMES}.get(key, {}).get(language, str(body.name).capitalize())
+            radius_deg = 0.5 * float(body.angular_diameter_deg)
+            out.append(Label(tuple(float(x) for x in body.enu), text, style.cap_height_deg, style.rgb, style.alpha,
+                             align="left", offset_deg=(self.star_offset_deg + min(radius_deg, 20.0), 0.0)))
+        return out
+
     def draw(self, view: Any, name: str, opacity: float) -> None:
         if name not in self.names:
             raise ValueError(f"LabelsLayer draws {', '.join(self.names)}, not {name!r}")
         if opacity <= 0.0:
             return
         key = (name, view.language)
+        if name == "planet-names":
+            if key not in self._batches:
+                self._batches[key] = self.text.batch()
+            self._batches[key].write(self.body_labels(view.bodies, view.language))
+            self.text.draw(view, [self._batches[key]], view.dome_from_enu, opacity, zoom=view.zoom)
+            return
         if key not in self._batches:
             self._batches[key] = self.text.batch(self.labels(name, view.language))
         rotation = view.dome_from_enu if name == "cardinals" else view.dome_from_icrs

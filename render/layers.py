@@ -14,7 +14,7 @@ framebuffer already bound, viewport ``(0, 0, w, h)``, cleared to black:
     models                      lit 3D models (OBJ) in the sky or on the dome (render/models.py)
     grid-altaz, grid-equatorial, grid-ecliptic, meridian, horizon
     constellation-boundaries, constellation-lines
-    constellation-names, star-names, cardinals
+    constellation-names, star-names, planet-names, cardinals
     pointer                     highlights the object the operator selected
     overlays                    full-dome frames, text and images fixed on the dome
 

@@ -355,7 +355,7 @@ def test_opacity_scales_text(gl_ctx, painter):
 def test_labels_layer_checks_its_names(gl_ctx, painter):
     layer = LabelsLayer(gl_ctx, text=painter)
     try:
-        with pytest.raises(ValueError, match="constellation-names, star-names, cardinals"):
+        with pytest.raises(ValueError, match="constellation-names, star-names, planet-names, cardinals"):
             layer.draw(view_of(64), "overlays", 1.0)
         with pytest.raises(ValueError, match="cardinal points exist for fr, en, de, nl"):
             layer.labels("cardinals", "it")
@@ -384,3 +384,20 @@ def test_a_slice_equals_the_same_pixels_of_the_full_render(gl_ctx, painter):
     expected = full[r0:r1, c0:c1]
     assert (expected > 60).sum() > 300
     assert np.abs(part.astype(int) - expected.astype(int)).max() <= SLICE_TOLERANCE_LEVELS
+
+
+def test_planet_names_follow_the_bodies_in_every_language():
+    from domectl.frame import BodyView
+    from render.labels import STAR_NAMES_STYLE, LabelsLayer
+
+    layer = LabelsLayer.__new__(LabelsLayer)          # the label list is plain data: no GL needed
+    layer.styles = {"planet-names": STAR_NAMES_STYLE}
+    layer.star_offset_deg = 0.8
+    bodies = (BodyView("Moon", (0.0, 1.0, 0.0), 0.0026, -12.0, 0.5, 1.0, 0.0, 0.0),
+              BodyView("Earth", (1.0, 0.0, 0.0), 0.0001, -4.0, 40.0, 0.5, 90.0, 0.0))
+    fr = layer.body_labels(bodies, "fr")
+    assert [label.text for label in fr] == ["Lune", "Terre"]
+    assert [label.text for label in layer.body_labels(bodies, "nl")] == ["Maan", "Aarde"]
+    assert fr[0].anchor == (0.0, 1.0, 0.0)
+    # The name sits beside the disc, however big the body is on the dome (at most 20 deg off).
+    assert fr[0].offset_deg[0] == pytest.approx(0.8 + 0.25) and fr[1].offset_deg[0] == pytest.approx(0.8 + 20.0)
