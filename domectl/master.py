@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from domectl.astro import standard_pressure_mbar
-from domectl.config import Hall
+from domectl.config import Hall, Stereo
 from domectl.errors import DomectlError, LocalError, PeerError
 from domectl import voyage as voyage_mod
 from domectl.frame import BodyView, FrameState, ModelView, Overlay, SphereView
@@ -385,7 +385,8 @@ class Master:
     def _min_sphere_deg(self, zoom: float) -> float:
         """The smallest angular diameter worth a sphere: 3 px across on the hall's domemaster at the
         zoom's largest magnification (smaller bodies stay discs and points)."""
-        px_per_deg = self.hall.render.domemaster_px / 180.0
+        render = getattr(self.hall, "render", None)      # a hall without render defaults: the reference 10K
+        px_per_deg = (render.domemaster_px if render is not None else 10240) / 180.0
         return 3.0 / px_per_deg / zoom_max_magnification(zoom)
 
     def _ground_spheres(self, bodies, sky, zoom: float) -> tuple[SphereView, ...]:
@@ -413,7 +414,7 @@ class Master:
         the nearest sphere or model shows at most the hall's comfort disparity."""
         from domectl.stereo import comfort_separation_m
 
-        stereo = self.hall.stereo
+        stereo = getattr(self.hall, "stereo", None) or Stereo()
         asked = stereo.eye_separation_m if asked_m is None else float(asked_m)
         nearest, what = math.inf, ""
         for sphere in spheres:
