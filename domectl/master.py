@@ -46,7 +46,7 @@ from domectl.astro import standard_pressure_mbar
 from domectl.config import Hall, Stereo
 from domectl.errors import DomectlError, LocalError, PeerError
 from domectl import voyage as voyage_mod
-from domectl.frame import BodyView, FrameState, ModelView, Overlay, SphereView
+from domectl.frame import BodyView, FrameState, ModelView, Overlay
 from domectl.layermix import DEFAULT_FADE_S, Fade, LayerMix
 from domectl.motion import Path as MovePath
 from domectl.projection import zoom_max_magnification
@@ -65,14 +65,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("domectl.master")
 
-AU_M = 149_597_870_700.0
-
-
 def model_radius_m(model: ModelView) -> float:
     """How far a placed model reaches from its origin, metres (its mesh's bounding radius x scale)."""
     from domectl.meshes import load_model
 
     return float(load_model(model.name).bounding_radius) * float(model.scale)
+
 
 # Lockstep deadline: software rendering of a 118k-star slice by 24 processes on two cores
 # takes seconds per frame; a node that has not answered in this long is stuck, not slow.
@@ -339,13 +337,14 @@ class Master:
         observer = voyage.observer(show_time_s, sky.tt_jd, site) if voyage is not None and voyage.in_space else None
         layer_on = dict(layers)
         if observer is None:
-            spheres = self._ground_spheres(bodies, sky, zoom)
-            orbits = (voyage_mod.orbits(voyage_mod.Sky(self.ephemeris, sky.tt_jd),
-                                        voyage_mod.Point("Earth", site=tuple(site)).at(
-                                            voyage_mod.Sky(self.ephemeris, sky.tt_jd)), enu_from_icrs)
-                      if layer_on.get("orbits", 0.0) > 0.0 else ())
+            spheres = voyage_mod.ground_spheres(bodies, sky.tt_jd, sky.enu_from_icrs, self._min_sphere_deg(zoom))
+            if layer_on.get("orbits", 0.0) > 0.0:
+                vsky = voyage_mod.Sky(self.ephemeris, sky.tt_jd)
+                orbits = voyage_mod.orbits(vsky, voyage_mod.Point("Earth", site=tuple(site)).at(vsky), enu_from_icrs)
+            else:
+                orbits = ()
         else:
-            vsky = voyage_mod.Sky(self.ephemeris, sky.tt_jd)
+            vsky = observer.sky
             enu_from_icrs = observer.frame
             beta_icrs = observer.velocity_m_s / voyage_mod.C_M_S
             bodies = voyage_mod.space_bodies(vsky, observer)
@@ -358,10 +357,7 @@ class Master:
             refraction = False
             fades = voyage_mod.ground_fades(observer.altitude_m)
             layers = tuple((name, opacity * fades.get(name, 1.0)) for name, opacity in layers)
-            min_deg = self._min_sphere_deg(zoom)
-            spheres = voyage_mod.spheres(vsky, {
-                b.name: np.asarray(b.enu) * b.distance_au * AU_M for b in bodies
-                if b.angular_diameter_deg >= min_deg}, enu_from_icrs)
+            spheres = voyage_mod.space_spheres(vsky, bodies, enu_from_icrs, self._min_sphere_deg(zoom))
             orbits = (voyage_mod.orbits(vsky, observer.position_m, enu_from_icrs)
                       if layer_on.get("orbits", 0.0) > 0.0 else ())
         separation_m = self._eye_separation_m(eye_separation_m, spheres, models)
@@ -388,26 +384,6 @@ class Master:
         render = getattr(self.hall, "render", None)      # a hall without render defaults: the reference 10K
         px_per_deg = (render.domemaster_px if render is not None else 10240) / 180.0
         return 3.0 / px_per_deg / zoom_max_magnification(zoom)
-
-    def _ground_spheres(self, bodies, sky, zoom: float) -> tuple[SphereView, ...]:
-        """The Moon and planets as spheres from the ground: at their apparent places (where the discs
-        and labels are), lit from the Sun's apparent place."""
-        min_deg = self._min_sphere_deg(zoom)
-        big = [b for b in bodies if b.name != "Sun" and b.angular_diameter_deg >= min_deg]
-        if not big:
-            return ()
-        sun = next(b for b in bodies if b.name == "Sun")
-        sun_m = np.asarray(sun.enu) * sun.distance_au * AU_M
-        enu_from_icrs = np.asarray(sky.enu_from_icrs, np.float64)
-        out = []
-        for b in sorted(big, key=lambda b: -b.distance_au):
-            centre = np.asarray(b.enu) * b.distance_au * AU_M
-            to_sun = sun_m - centre
-            rot = voyage_mod.body_from_icrs(b.name, sky.tt_jd) @ enu_from_icrs.T
-            out.append(SphereView(b.name.lower(), tuple(float(x) for x in centre), voyage_mod.RADIUS_M[b.name],
-                                  voyage_mod.POLAR_RATIO.get(b.name, 1.0), tuple(float(x) for x in rot.ravel()),
-                                  tuple(float(x) for x in to_sun / np.linalg.norm(to_sun))))
-        return tuple(out)
 
     def _eye_separation_m(self, asked_m: float | None, spheres, models) -> float:
         """The eye separation of this frame: what the scene asks (None: the hall's), narrowed so that

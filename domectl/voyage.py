@@ -68,6 +68,7 @@ SIGMA_LIMITS = Limits(max_speed_deg_s=MAX_RATE_PER_S, max_accel_deg_s2=MAX_RATE_
 """The trapezoid of motion.duration_s/travelled, in sigma units (the profile is unit-free)."""
 
 C_M_S = 299_792_458.0
+AU_M = AU_KM * 1000.0
 J2000_TT_JD = 2451545.0
 #: Body order as in ephemeris.SPACE_BODIES; radii in metres.
 NAMES: tuple[str, ...] = tuple(name for name, _, _ in SPACE_BODIES)
@@ -321,13 +322,15 @@ def slerp_frame(a: np.ndarray, b: np.ndarray, k: float) -> np.ndarray:
 @dataclass(frozen=True)
 class Observer:
     """Where the observer is at one frame: barycentric ICRS position (m) and velocity (m/s), the
-    ship frame (enu_from_icrs), the altitude above the nearest body and its name."""
+    ship frame (enu_from_icrs), the altitude above the nearest body and its name, and the
+    bodies at that frame's time (``sky``: what the frame's views are computed from)."""
 
     position_m: np.ndarray
     velocity_m_s: np.ndarray
     frame: np.ndarray
     altitude_m: float
     nearest: str
+    sky: Sky | None = None
 
 
 @dataclass(frozen=True)
@@ -339,9 +342,6 @@ class Parked:
 
     def at(self, t_s: float, sky: Sky) -> tuple[np.ndarray, np.ndarray]:
         return self.point.at(sky), np.asarray(self.frame).reshape(3, 3)
-
-    def done(self, t_s: float) -> bool:
-        return True
 
 
 def _bezier(p: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -447,14 +447,6 @@ class Flight:
         return p, slerp_frame(np.asarray(self.frame_start).reshape(3, 3), self.goal_frame(p, sky, site_frame), k)
 
 
-def sigma_of(points_m: np.ndarray, h_m: np.ndarray) -> np.ndarray:
-    """Cumulative comfort length along a polyline: (K, 3) points, (K,) altitudes -> (K,) sigma
-    (trapezoid rule on |dP| / max(h, MIN_ALTITUDE_M))."""
-    step = np.linalg.norm(np.diff(points_m, axis=0), axis=1)
-    inv = 1.0 / np.maximum(h_m, MIN_ALTITUDE_M)
-    return np.concatenate([[0.0], np.cumsum(step * 0.5 * (inv[1:] + inv[:-1]))])
-
-
 def _flight_parameters() -> np.ndarray:
     """The curve's sample parameters: dense near both ends, where the altitude is small."""
     ends = np.geomspace(1e-16, 0.5, 2500)       # 1e-16 of 0.5 au is 1.5 cm: the first metres resolved
@@ -543,9 +535,6 @@ class Orbiting:
             return 0.5 * alpha * dt * dt
         return 0.5 * alpha * ramp * ramp + self.omega_rad_s * (dt - ramp)
 
-    def done(self, t_s: float) -> bool:
-        return False
-
     def at(self, t_s: float, sky: Sky, site_frame=None) -> tuple[np.ndarray, np.ndarray]:
         a = self.angle_rad(t_s)
         offset = self.radius_m * (math.cos(a) * np.asarray(self.e1) + math.sin(a) * np.asarray(self.e2))
@@ -608,21 +597,47 @@ def space_bodies(sky: Sky, observer: Observer) -> tuple[BodyView, ...]:
     return tuple(out)
 
 
-def spheres(sky: Sky, centres_enu_m: dict[str, np.ndarray], frame: np.ndarray) -> tuple[SphereView, ...]:
-    """SphereViews for the bodies in ``centres_enu_m`` (name -> centre relative to the observer,
-    ENU metres), far to near; ``frame``: enu_from_icrs."""
+def spheres(tt_jd: float, frame: np.ndarray, lit: dict[str, tuple[np.ndarray, np.ndarray]],
+            itrs_from_icrs=None) -> tuple[SphereView, ...]:
+    """SphereViews, far to near, for the bodies in ``lit``: name -> (centre relative to the observer,
+    ENU metres; unit ENU direction from the body to the Sun). ``frame``: enu_from_icrs;
+    ``itrs_from_icrs``: a callable giving the Earth's frame, asked only when the Earth is drawn."""
     frame = np.asarray(frame, np.float64)
-    sun = sky.pos("Sun")
     out = []
-    for name, centre in sorted(centres_enu_m.items(), key=lambda kv: -float(np.linalg.norm(kv[1]))):
+    for name, (centre, to_sun) in sorted(lit.items(), key=lambda kv: -float(np.linalg.norm(kv[1][0]))):
         if name == "Sun":
             continue
-        to_sun = frame @ _unit(sun - sky.pos(name))
-        rot = body_from_icrs(name, sky.tt_jd, sky.itrs_from_icrs if name == "Earth" else None) @ frame.T
+        earth = itrs_from_icrs() if name == "Earth" and itrs_from_icrs is not None else None
+        rot = body_from_icrs(name, tt_jd, earth) @ frame.T
         out.append(SphereView(name.lower(), tuple(float(x) for x in centre), RADIUS_M[name],
                               POLAR_RATIO.get(name, 1.0), tuple(float(x) for x in rot.ravel()),
                               tuple(float(x) for x in to_sun)))
     return tuple(out)
+
+
+def space_spheres(sky: Sky, bodies, frame: np.ndarray, min_diameter_deg: float) -> tuple[SphereView, ...]:
+    """The bodies (as :func:`space_bodies` sees them) at least ``min_diameter_deg`` across as spheres,
+    lit from the Sun's geometric direction."""
+    frame = np.asarray(frame, np.float64)
+    return spheres(sky.tt_jd, frame, {
+        b.name: (np.asarray(b.enu) * b.distance_au * AU_M, frame @ _unit(sky.pos("Sun") - sky.pos(b.name)))
+        for b in bodies if b.name != "Sun" and b.angular_diameter_deg >= min_diameter_deg},
+        lambda: sky.itrs_from_icrs)
+
+
+def ground_spheres(bodies, tt_jd: float, enu_from_icrs: np.ndarray, min_diameter_deg: float) -> tuple[SphereView, ...]:
+    """The Moon and planets at least ``min_diameter_deg`` across as spheres from the ground: at their
+    apparent places (where the discs and labels are), lit from the Sun's apparent place."""
+    big = [b for b in bodies if b.name != "Sun" and b.angular_diameter_deg >= min_diameter_deg]
+    if not big:
+        return ()
+    sun = next(b for b in bodies if b.name == "Sun")
+    sun_m = np.asarray(sun.enu) * sun.distance_au * AU_M
+    lit = {}
+    for b in big:
+        centre = np.asarray(b.enu) * b.distance_au * AU_M
+        lit[b.name] = (centre, _unit(sun_m - centre))
+    return spheres(tt_jd, enu_from_icrs, lit)
 
 
 def orbit_ellipse(r_m: np.ndarray, v_m_s: np.ndarray, mu: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -741,7 +756,8 @@ class Voyage:
         else:
             p, frame = motion.at(t_s, sky, lambda: self._site_frame(tt_jd, home))
         h, nearest = altitude_m(sky, p)
-        return Observer(position_m=p, velocity_m_s=sky.vel(nearest), frame=frame, altitude_m=h, nearest=nearest)
+        return Observer(position_m=p, velocity_m_s=sky.vel(nearest), frame=frame, altitude_m=h, nearest=nearest,
+                        sky=sky)
 
     def _start(self, t_s: float, tt_jd: float, site, sky: Sky) -> tuple[Point, np.ndarray, np.ndarray]:
         """(start point, start frame, position now) for a new motion."""
