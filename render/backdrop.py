@@ -108,7 +108,7 @@ import numpy as np
 
 from domectl.projection import zoom_uniform
 from render.context import check_gl
-from render.shaders import load_program
+from render.shaders import load_program, set_uniform
 from render.sky import RIM_MARGIN_R
 
 # ---------------------------------------------------------------------------
@@ -646,12 +646,7 @@ class FullScreenPass:
 
     def set(self, name: str, value: Any) -> None:
         """Set a uniform if the driver kept it (unused uniforms are optimised out)."""
-        if name in self.program:
-            uniform = self.program[name]
-            if isinstance(value, (bytes, bytearray)):
-                uniform.write(value)
-            else:
-                uniform.value = value
+        set_uniform(self.program, name, value)
 
     def draw(self, view: Any, blend: tuple[int, int]) -> None:
         rect = tuple(float(x) for x in view.rect_uv)

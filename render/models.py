@@ -54,7 +54,7 @@ import numpy as np
 from domectl.projection import fisheye_uv, zoom_dir, zoom_uniform
 from domectl.stereo import eye_offsets_m, ods_dirs
 from render.context import check_gl, release_framebuffers
-from render.shaders import load_program
+from render.shaders import load_program, set_uniform
 
 log = logging.getLogger("domectl.render")
 
@@ -243,11 +243,7 @@ class ModelsLayer:
         sun = sun / norm if norm > 0.0 else np.zeros(3)
 
         def set_(uniform: str, value: Any) -> None:
-            if uniform in prog:
-                if isinstance(value, bytes):
-                    prog[uniform].write(value)
-                else:
-                    prog[uniform].value = value
+            set_uniform(prog, uniform, value)
 
         set_("u_eye", float(view.eye))
         set_("u_separation", float(view.eye_separation_m))

@@ -150,3 +150,14 @@ def load_program(
             f"{name}.glsl failed to {kind}:\n{_map_message(str(exc), files, sources)}\n"
             f"fix the GLSL in {files[0]}"
         ) from None
+
+
+def set_uniform(program: moderngl.Program, name: str, value) -> None:
+    """Set uniform ``name`` if the driver kept it (unused uniforms are optimised out): bytes are
+    written as they are (matrices), anything else is assigned as the uniform's value."""
+    if name in program:
+        uniform = program[name]
+        if isinstance(value, (bytes, bytearray)):
+            uniform.write(value)
+        else:
+            uniform.value = value

@@ -72,7 +72,7 @@ from domectl.projection import (
 )
 from domectl.stereo import eye_offsets_m
 from render.context import check_gl
-from render.shaders import load_program
+from render.shaders import load_program, set_uniform
 
 log = logging.getLogger("domectl.render")
 
@@ -297,12 +297,7 @@ class SphereRenderer:
         return self._textures[name]
 
     def _set(self, name: str, value: Any) -> None:
-        if name in self.program:
-            uniform = self.program[name]
-            if isinstance(value, (bytes, bytearray)):
-                uniform.write(value)
-            else:
-                uniform.value = value
+        set_uniform(self.program, name, value)
 
     def draw(self, view: Any, placements: list[SpherePlacement], opacity: float) -> None:
         """Draw ``placements`` (from :func:`sphere_placements`, far to near) over the bound frame."""
