@@ -275,12 +275,9 @@ class PointerCue(Cue):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Placed(Cue):
-    """Something shown on the dome for ``duration_s``, fading in and out."""
+class Shown(Cue):
+    """Something shown for ``duration_s``, fading in and out."""
 
-    dome_az_deg: float = DEFAULT_AT_DEG[0]
-    dome_elev_deg: float = DEFAULT_AT_DEG[1]
-    size_deg: float = DEFAULT_TEXT_SIZE_DEG
     duration_s: float = 0.0
     fade_in_s: float = DEFAULT_FADE_S
     fade_out_s: float = DEFAULT_FADE_S
@@ -288,6 +285,15 @@ class Placed(Cue):
     @property
     def end_s(self) -> float:
         return self.time_s + self.duration_s
+
+
+@dataclass(frozen=True, kw_only=True)
+class Placed(Shown):
+    """Something shown on the dome for ``duration_s``, fading in and out."""
+
+    dome_az_deg: float = DEFAULT_AT_DEG[0]
+    dome_elev_deg: float = DEFAULT_AT_DEG[1]
+    size_deg: float = DEFAULT_TEXT_SIZE_DEG
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -347,7 +353,7 @@ class StereoCue(Cue):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ModelCue(Cue):
+class ModelCue(Shown):
     """A 3D model (domectl/meshes.py) shown for ``duration_s``, fading in and out like an image.
 
     Not a :class:`Placed`: its ``az_deg``/``elev_deg`` are dome coordinates only ``on_dome``
@@ -368,13 +374,6 @@ class ModelCue(Cue):
     scale: float = 1.0
     heading_deg: float = 0.0
     pitch_deg: float = 0.0
-    duration_s: float = 0.0
-    fade_in_s: float = DEFAULT_FADE_S
-    fade_out_s: float = DEFAULT_FADE_S
-
-    @property
-    def end_s(self) -> float:
-        return self.time_s + self.duration_s
 
 
 @dataclass(frozen=True, kw_only=True)
