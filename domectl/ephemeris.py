@@ -489,22 +489,8 @@ class CachedEphemeris:
         """The sky at TT Julian date ``tt_jd`` from a WGS84 site, interpolated."""
         self._check_tt(tt_jd)
         self._use_site(latitude_deg, longitude_deg, elevation_m)
-        x = tt_jd / self.knot_step_d
-        k = math.floor(x)
-        f = x - k
-        rows = np.stack([self._knot(k + i) for i in (-1, 0, 1, 2)])  # (4, D)
-        # Cubic Lagrange weights for nodes -1, 0, 1, 2 at f in [0, 1).
-        w = np.array([
-            -f * (f - 1.0) * (f - 2.0) / 6.0,
-            (f + 1.0) * (f - 1.0) * (f - 2.0) / 2.0,
-            -(f + 1.0) * f * (f - 2.0) / 2.0,
-            (f + 1.0) * f * (f - 1.0) / 6.0,
-        ])
-        gast = np.unwrap(rows[:, 18]) @ w
-        v = w @ rows
-        m = v[0:9].reshape(3, 3)
-        pm = v[9:18].reshape(3, 3)
-        enu_from_icrs = self._enu_from_itrs @ pm @ _rot_z(-gast) @ m
+        v, itrs_from_icrs = self._interpolate(tt_jd)
+        enu_from_icrs = self._enu_from_itrs @ itrs_from_icrs
         beta_icrs = v[19:22]
         bodies = []
         for i, (name, _, _) in enumerate(self.eph._bodies):
@@ -562,10 +548,28 @@ class CachedEphemeris:
 
     def itrs_from_icrs(self, tt_jd: float) -> np.ndarray:
         """The Earth's body-fixed (ITRS) frame at ``tt_jd``: (3, 3) rotation from ICRS (interpolated as
-        :meth:`sample_tt` does; the site's own rotation taken out)."""
-        site = self._site_key or (0.0, 0.0, 0.0)
-        sample = self.sample_tt(tt_jd, *site)
-        return self._enu_from_itrs.T @ sample.enu_from_icrs
+        :meth:`sample_tt` does, without the site's rotation and the bodies)."""
+        self._check_tt(tt_jd)
+        self._use_site(*(self._site_key or (0.0, 0.0, 0.0)))
+        return self._interpolate(tt_jd)[1]
+
+    def _interpolate(self, tt_jd: float) -> tuple[np.ndarray, np.ndarray]:
+        """(the knots' columns interpolated at ``tt_jd``, the ITRS-from-ICRS rotation rebuilt from them
+        as Skyfield does: ``polar motion <- Rz(-GAST) <- M``)."""
+        x = tt_jd / self.knot_step_d
+        k = math.floor(x)
+        f = x - k
+        rows = np.stack([self._knot(k + i) for i in (-1, 0, 1, 2)])  # (4, D)
+        # Cubic Lagrange weights for nodes -1, 0, 1, 2 at f in [0, 1).
+        w = np.array([
+            -f * (f - 1.0) * (f - 2.0) / 6.0,
+            (f + 1.0) * (f - 1.0) * (f - 2.0) / 2.0,
+            -(f + 1.0) * f * (f - 2.0) / 2.0,
+            (f + 1.0) * f * (f - 1.0) / 6.0,
+        ])
+        gast = np.unwrap(rows[:, 18]) @ w
+        v = w @ rows
+        return v, v[9:18].reshape(3, 3) @ _rot_z(-gast) @ v[0:9].reshape(3, 3)
 
     def _use_site(self, latitude_deg: float, longitude_deg: float, elevation_m: float) -> None:
         key = (float(latitude_deg), float(longitude_deg), float(elevation_m))
