@@ -303,8 +303,8 @@ class Master:
                            layers=scene.frame_layers(), pointer=scene.pointer,
                            overlays=shown + sc.overlays + self._tally(),
                            blackout=sc.blackout or scene.blackout >= 1.0,
-                           voyage=self._show_voyage(scene), models=getattr(scene, "models", ()),
-                           eye_separation_m=getattr(scene, "eye_separation_m", None))
+                           voyage=self._show_voyage(scene), models=scene.models,
+                           eye_separation_m=scene.eye_separation_m)
 
     def _state(self, frame: int, deadline_ns: int, show_time_s: float, utc: datetime, site, *, view, zoom: float,
                layers, pointer: str, overlays: tuple[Overlay, ...], blackout: bool, voyage=None,
@@ -411,7 +411,7 @@ class Master:
 
     def _show_voyage(self, scene):
         """The show's voyage at this scene (shows.voyage: replayed from its cues), or None."""
-        cues = getattr(scene, "voyage", ())
+        cues = scene.voyage
         if not cues:
             return None
         from domectl.showvoyage import show_voyage
